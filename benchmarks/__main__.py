@@ -1,0 +1,13 @@
+"""``python -m benchmarks``: run every benchmark in turn."""
+
+from __future__ import annotations
+
+from . import sandbox_bench
+
+
+def main() -> None:
+    sandbox_bench.main()
+
+
+if __name__ == "__main__":
+    main()

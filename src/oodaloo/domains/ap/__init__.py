@@ -1,0 +1,1 @@
+"""Accounts payable: bills, vendors, bill payments and payment plans (later issues)."""

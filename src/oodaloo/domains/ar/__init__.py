@@ -1,0 +1,1 @@
+"""Accounts receivable: invoices, customers, collections and customer payments (later issues)."""

@@ -1,0 +1,61 @@
+"""Failures of the core domain, each with a stable code clients can branch on."""
+
+from __future__ import annotations
+
+from oodaloo.infra.web.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    message = "An account with this email already exists."
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class WeakPassword(InvalidInput):
+    code = "weak_password"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="password")
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    message = "Email or password is incorrect."
+
+
+class BusinessNotFound(NotFound):
+    code = "business_not_found"
+    message = "No such business."
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    message = "No such member in this business."
+
+
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+    message = "No such API token."
+
+
+class UnknownUser(InvalidInput):
+    code = "unknown_user"
+    message = "No account uses this email; ask them to sign up first."
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class AlreadyMember(Conflict):
+    code = "already_member"
+    message = "This user is already a member of the business."
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class LastOwner(Conflict):
+    code = "last_owner"
+    message = "A business must keep at least one owner; make another member owner first."

@@ -1,0 +1,1 @@
+"""QuickBooks Online: the client, OAuth connection, mirror sync and data services (later issues)."""

@@ -1,0 +1,1 @@
+"""Authentication primitives: password hashing, opaque tokens, CSRF tokens."""

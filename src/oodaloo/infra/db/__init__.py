@@ -1,0 +1,1 @@
+"""Database building blocks: declarative base, engines and sessions, repositories."""

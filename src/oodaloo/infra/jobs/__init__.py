@@ -1,0 +1,1 @@
+"""SmartSync and its machinery; only SmartSyncService is public."""

@@ -1,0 +1,59 @@
+"""The atomic operations a realm limiter is built on, implemented in memory and in Redis alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one attempt may use of a realm's budget: the caps that apply to its priority, and the window lengths."""
+
+    per_minute: int
+    per_second: int
+    in_flight: int
+    minute_seconds: float
+    second_seconds: float
+    lease_ttl_seconds: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one attempt to take a slot.
+
+    ``retry_after`` is set when a rate window refused: the earliest moment (seconds from now) at which it could admit
+    the request, since a window frees only as entries age out. It is None when the in-flight cap refused, because a
+    slot frees whenever a holder releases one.
+    """
+
+    granted: bool
+    retry_after: float | None = None
+
+
+GRANTED = Decision(granted=True)
+IN_FLIGHT_FULL = Decision(granted=False)
+
+
+class SlotBackend(Protocol):
+    async def try_acquire(self, realm_id: str, lease_id: str, quota: Quota, cost: int) -> Decision:
+        """Atomically: admit ``cost`` requests in both windows and take an in-flight lease, or change nothing."""
+        ...
+
+    async def renew(self, realm_id: str, lease_id: str, ttl_seconds: float) -> bool:
+        """Push the lease's expiry ``ttl_seconds`` ahead; False if it had already expired or been released."""
+        ...
+
+    async def release(self, realm_id: str, lease_id: str) -> None:
+        """Free the in-flight slot (idempotent). Window entries stay: the requests were made."""
+        ...
+
+    async def in_flight(self, realm_id: str) -> int:
+        """Leases currently held for the realm, expired ones not counted."""
+        ...
+
+    async def wait_for_release(self, realm_id: str, seconds: float) -> None:
+        """Sleep up to ``seconds``; a backend that can tell when a slot frees may return earlier."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Web building blocks shared by every route: the error envelope and the request-id middleware."""

@@ -1,0 +1,101 @@
+"""The FastAPI application factory; ``uvicorn oodaloo.main:app`` builds the app on first access."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from oodaloo.domains.core.demo import ensure_demo
+from oodaloo.infra.auth.csrf import CsrfSigner
+from oodaloo.infra.db.engine import Database
+from oodaloo.infra.db.session import unit_of_work
+from oodaloo.infra.logging import configure_logging, get_logger
+from oodaloo.infra.metrics import HttpMetrics
+from oodaloo.infra.web.errors import install_error_handlers
+from oodaloo.infra.web.middleware import RequestContextMiddleware
+from oodaloo.migrations import upgrade_engine_to_head
+from oodaloo.runway.routes import auth, businesses, health, pages
+from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings, get_settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from oodaloo.sandbox.config import SandboxConfig
+
+logger = get_logger("oodaloo.app")
+
+
+def sandbox_config(settings: Settings) -> SandboxConfig:
+    from oodaloo.sandbox.config import SandboxConfig
+
+    state_file = Path(settings.sandbox_state_file) if settings.sandbox_state_file else None
+    return SandboxConfig(scenario=settings.sandbox_scenario, state_file=state_file)
+
+
+def _create_sandbox(config: SandboxConfig) -> Starlette:
+    # Imported here so that an app without the embedded sandbox never loads it.
+    from oodaloo.sandbox.app import create_sandbox_app
+
+    if config.state_file is not None:
+        config.state_file.parent.mkdir(parents=True, exist_ok=True)
+    return create_sandbox_app(config)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    metrics = HttpMetrics()
+    embedded = sandbox_config(settings) if settings.embedded_sandbox else None
+    sandbox = _create_sandbox(embedded) if embedded else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        app.state.database, app.state.redis = database, redis
+        try:
+            if settings.auto_migrate:
+                await upgrade_engine_to_head(database.engine)
+            if embedded is not None:
+                async with unit_of_work(database.sessionmaker) as session:
+                    await ensure_demo(session, scenario=embedded.scenario, realm_id=embedded.realm_id)
+            async with contextlib.AsyncExitStack() as stack:
+                if sandbox is not None:
+                    # Starlette runs only the outer app's lifespan; a mounted app's must be entered by hand.
+                    await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
+                logger.info("started", environment=settings.environment, embedded_sandbox=sandbox is not None)
+                yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await database.dispose()
+
+    app = FastAPI(title="Oodaloo", summary="Weekly cash-runway console for QuickBooks Online", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.csrf = CsrfSigner(settings.secret_key.get_secret_value())
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    for router in (health.router, auth.router, businesses.router, pages.router):
+        app.include_router(router)
+    if sandbox is not None:
+        app.mount(EMBEDDED_SANDBOX_PATH, sandbox)
+    return app
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``oodaloo.main.app`` is created on first access, so importing this module stays cheap."""
+    global _app
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _app is None:
+        _app = create_app()
+    return _app

@@ -1,0 +1,1 @@
+"""The product surface: the JSON API and the console pages."""

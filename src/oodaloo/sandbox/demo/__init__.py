@@ -1,0 +1,6 @@
+"""Seeded, deterministic demo companies (healthy, tight, crisis) for the sandbox, as QBO create requests."""
+
+from .generator import Scenario, derive_seed, generate_demo
+from .model import DemoCompany, SeedOp
+
+__all__ = ["DemoCompany", "Scenario", "SeedOp", "derive_seed", "generate_demo"]

@@ -1,0 +1,247 @@
+"""Generates a deterministic demo professional-services firm as chronological QBO create requests."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import math
+import random
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from . import names
+from .book import Body, Book
+from .calibrate import Opening, opening_cash
+from .dates import add_months
+from .model import ZERO, DemoCompany, Draft, money
+from .sales import SalesWriter
+from .scenarios import PROFILES, Profile
+from .setup import build_lists, scaled_sizes
+from .spend import SpendWriter
+
+Scenario = Literal["healthy", "tight", "crisis"]
+
+# Transactions in the natural history at scale 1, used for a first guess of the scale a size needs.
+NATURAL_TRANSACTIONS = 2800
+SIZE_ATTEMPTS = 6
+MIN_SCALE = 0.05
+TARGET_CORE_SHARE = 0.8
+MIN_CORE_SHARE = 0.6
+
+
+def derive_seed(seed: int, scenario: str) -> int:
+    """A stable per-scenario seed (``hash()`` is salted per process, so it cannot be used)."""
+    digest = hashlib.sha256(f"oodaloo-demo:{scenario}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def generate_demo(
+    scenario: Scenario, *, seed: int = 42, today: date, tz: str = "America/Los_Angeles", size: int | None = None
+) -> DemoCompany:
+    """The demo company for ``scenario``; the same arguments always give the same company.
+
+    ``size`` asks for exactly that many transactions (Bills, BillPayments, Invoices, Payments, Purchases
+    and Deposits) instead of the natural volume; raises ``ValueError`` when it is below what a year of
+    books needs.
+    """
+    profile = PROFILES.get(scenario)
+    if profile is None:
+        raise ValueError(f"unknown scenario {scenario!r}; expected one of {sorted(PROFILES)}")
+    if size is not None and size < 1:
+        raise ValueError("size must be a positive number of transactions")
+    with _collector_paused():
+        return _generate(profile, seed, today, ZoneInfo(tz), size)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Generation allocates millions of long-lived objects and frees none: cyclic GC passes are pure cost."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _generate(profile: Profile, seed: int, today: date, zone: ZoneInfo, size: int | None) -> DemoCompany:
+    if size is None:
+        return _Generation(profile, seed, today, zone, scale=1.0).finish(card_purchases=None)
+    # Card purchases fill the gap to the exact size; the scale is tuned so that the rest (invoices,
+    # payments, bills...) is most of the volume.
+    scale = max(MIN_SCALE, size / NATURAL_TRANSACTIONS)
+    fitting: _Generation | None = None
+    for _ in range(SIZE_ATTEMPTS):
+        generation = _Generation(profile, seed, today, zone, scale=scale)
+        core = generation.core_transactions
+        if core <= size:
+            fitting = generation
+            if core >= MIN_CORE_SHARE * size or scale == MIN_SCALE:
+                break
+        elif scale == MIN_SCALE:
+            raise ValueError(f"size {size} is too small for 12-18 months of books (they need {core})")
+        scale = max(MIN_SCALE, scale * TARGET_CORE_SHARE * size / core)
+    if fitting is None:
+        raise ValueError(f"size {size} could not be reached (the closest volume had {core} transactions)")
+    return fitting.finish(card_purchases=size - fitting.core_transactions)
+
+
+class _Generation:
+    """One run of the generator at a given scale: lists and core transactions first, then the rest."""
+
+    def __init__(self, profile: Profile, seed: int, today: date, zone: ZoneInfo, *, scale: float) -> None:
+        self.profile = profile
+        self.today = today
+        self.zone = zone
+        self.rng = random.Random(derive_seed(seed, profile.name))
+        self.book = Book(self.rng, zone)
+        months = self.rng.randint(13, 16)
+        self.start = add_months(today.replace(day=1), -months)
+        self.setup_day = self.start - timedelta(days=10)
+        frequency = max(1, round(math.sqrt(scale))) if scale > 1 else 1
+        self.lists = build_lists(
+            self.book,
+            setup_at=datetime.combine(self.setup_day, time(9, 0), tzinfo=zone),
+            sizes=scaled_sizes(scale),
+            clients_since=add_months(self.start, -1),
+            habit_weights=profile.habit_weights,
+        )
+        self.opening_checking, self.opening_savings = self._opening_deposits()
+        conversion = datetime.combine(self.setup_day + timedelta(days=1), time(9, 0), tzinfo=zone)
+        sales = SalesWriter(
+            self.book, self.lists, start=self.start, today=today, frequency=frequency, conversion=conversion
+        ).write(profile)
+        self.monthly_costs = self._monthly_costs(sales.revenue_by_month())
+        self.spend = SpendWriter(
+            self.book, self.lists, start=self.start, today=today, frequency=frequency, monthly_costs=self.monthly_costs
+        )
+        self.spend.write_core(profile)
+        self.core_transactions = len(self.book.transactions())
+
+    def finish(self, *, card_purchases: int | None) -> DemoCompany:
+        count = self.spend.natural_card_purchases() if card_purchases is None else card_purchases
+        self.spend.write_card_purchases(count)
+        others = [d for d in self.book.transactions() if d not in (self.opening_checking, self.opening_savings)]
+        opening = opening_cash(
+            others, profile=self.profile, today=self.today, monthly_costs=self.monthly_costs, rng=self.rng
+        )
+        self._fund(opening)
+        ops = self.book.render()
+        return DemoCompany(self._company_info(), self._preferences(), ops)
+
+    def _monthly_costs(self, revenue: dict[date, Decimal]) -> Decimal:
+        """Costs are sized to the revenue of the settled middle of the history (before any client loss)."""
+        months = sorted(revenue)[1:-5] or sorted(revenue)
+        baseline = sum((revenue[m] for m in months), ZERO) / len(months)
+        return money(baseline / Decimal(str(self.profile.margin)))
+
+    # -- opening balances -------------------------------------------------------------------------
+
+    def _opening_deposits(self) -> tuple[Draft, Draft]:
+        """Opening balances moved in from Opening Balance Equity on day one; amounts are decided last."""
+        equity = self.lists.accounts["Opening Balance Equity"]
+        self._amounts: dict[str, Decimal] = {"Checking": ZERO, "Savings": ZERO}
+
+        def deposit(account_name: str) -> Draft:
+            account = self.lists.accounts[account_name]
+
+            def build() -> Body:
+                amount = self._amounts[account_name]
+                return {
+                    "DepositToAccountRef": account.ref(),
+                    "TxnDate": self.start.isoformat(),
+                    "PrivateNote": "Opening balance",
+                    "Line": [
+                        {
+                            "Amount": amount,
+                            "DetailType": "DepositLineDetail",
+                            "DepositLineDetail": {"AccountRef": equity.ref()},
+                        }
+                    ],
+                }
+
+            entered = datetime.combine(self.start, time(8, 0), tzinfo=self.zone)
+            return self.book.add("Deposit", self.start, build, entered=entered)
+
+        return deposit("Checking"), deposit("Savings")
+
+    def _fund(self, opening: Opening) -> None:
+        self._amounts["Checking"] = opening.checking
+        self._amounts["Savings"] = opening.savings
+        self.opening_checking.bank_delta = opening.checking
+        self.opening_savings.bank_delta = opening.savings
+
+    # -- company settings -----------------------------------------------------------------------
+
+    def _company_info(self) -> dict[str, Any]:
+        firm = names.FIRMS[self.profile.name]
+        address = dict(names.FIRM_ADDRESS)
+        return {
+            "CompanyName": firm,
+            "LegalName": f"{firm} LLC",
+            "CompanyAddr": address,
+            "LegalAddr": dict(address),
+            "CustomerCommunicationAddr": dict(address),
+            "PrimaryPhone": {"FreeFormNumber": "(415) 555-0142"},
+            "Email": {"Address": f"finance@{names.domain(firm)}"},
+            "CustomerCommunicationEmailAddr": {"Address": f"billing@{names.domain(firm)}"},
+            "WebAddr": {"URI": f"https://www.{names.domain(firm)}"},
+            "CompanyStartDate": self.setup_day.isoformat(),
+            "FiscalYearStartMonth": "January",
+            "Country": "US",
+            "SupportedLanguages": "en",
+            "DefaultTimeZone": str(self.zone),
+            "NameValue": [
+                {"Name": "OfferingSku", "Value": "QuickBooks Online Plus"},
+                {"Name": "NeoEnabled", "Value": "true"},
+                {"Name": "PayrollFeature", "Value": "false"},
+                {"Name": "IndustryType", "Value": "Management consulting services"},
+                {"Name": "CompanyType", "Value": "LLC"},
+            ],
+        }
+
+    def _preferences(self) -> dict[str, Any]:
+        net_30 = self.lists.terms["Net 30"].ref()
+        return {
+            "AccountingInfoPrefs": {
+                "FirstMonthOfFiscalYear": "January",
+                "TrackDepartments": False,
+                "ClassTrackingPerTxn": False,
+                "ClassTrackingPerTxnLine": False,
+                "CustomerTerminology": "Customers",
+                "UseAccountNumbers": False,
+            },
+            "CurrencyPrefs": {"HomeCurrency": {"value": "USD"}, "MultiCurrencyEnabled": False},
+            "SalesFormsPrefs": {
+                "DefaultTerms": net_30,
+                "CustomTxnNumbers": True,
+                "AutoApplyPayments": True,
+                "AutoApplyCredit": True,
+                "AllowDeposit": False,
+                "AllowDiscount": False,
+                "AllowShipping": False,
+                "AllowEstimates": True,
+                "EmailCopyToCompany": False,
+                "DefaultCustomerMessage": "Thank you for your business.",
+            },
+            "VendorAndPurchasesPrefs": {
+                "DefaultTerms": net_30,
+                "BillableExpenseTracking": False,
+                "TrackingByCustomer": False,
+                "TPAREnabled": True,
+            },
+            "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},
+            "TaxPrefs": {"UsingSalesTax": False},
+            "TimeTrackingPrefs": {"UseServices": True, "BillCustomers": True, "WorkWeekStartDate": "Monday"},
+            "OtherPrefs": {
+                "NameValue": [
+                    {"Name": "SalesFormsPrefs.DefaultCustomerMessage", "Value": "Thank you for your business."},
+                    {"Name": "VendorAndPurchasesPrefs.UseCustomerEstimateOnPO", "Value": "false"},
+                ]
+            },
+        }

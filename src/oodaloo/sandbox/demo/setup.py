@@ -1,0 +1,336 @@
+"""The demo company's lists: chart of accounts, terms, service items, vendors and customers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from . import names
+from .book import Body, Book
+from .model import Draft, between, money
+
+# (Name, AccountType, AccountSubType)
+ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("Checking", "Bank", "Checking"),
+    ("Savings", "Bank", "Savings"),
+    ("Amex Business Card", "Credit Card", "CreditCard"),
+    ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
+    ("Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+    ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
+    ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
+    ("Owner's Equity", "Equity", "OwnersEquity"),
+    ("Consulting Income", "Income", "ServiceFeeIncome"),
+    ("Retainer Income", "Income", "ServiceFeeIncome"),
+    ("Interest Earned", "Other Income", "InterestEarned"),
+    ("Payroll Expenses", "Expense", "PayrollExpenses"),
+    ("Payroll Taxes", "Expense", "PayrollExpenses"),
+    ("Rent", "Expense", "RentOrLeaseOfBuildings"),
+    ("Software Subscriptions", "Expense", "OfficeGeneralAdministrativeExpenses"),
+    ("Contractors", "Expense", "CostOfLabor"),
+    ("Professional Fees", "Expense", "LegalProfessionalFees"),
+    ("Travel", "Expense", "Travel"),
+    ("Meals", "Expense", "EntertainmentMeals"),
+    ("Office Supplies", "Expense", "SuppliesMaterials"),
+    ("Insurance", "Expense", "Insurance"),
+    ("Utilities", "Expense", "Utilities"),
+    ("Taxes & Licenses", "Expense", "TaxesPaid"),
+    ("Bank Charges", "Expense", "BankCharges"),
+    ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
+)
+
+TERMS: tuple[tuple[str, int], ...] = (
+    ("Due on receipt", 0),
+    ("Net 15", 15),
+    ("Net 30", 30),
+    ("Net 45", 45),
+    ("Net 60", 60),
+)
+
+# (Name, income account, description, unit price)
+ITEMS: tuple[tuple[str, str, str, str], ...] = (
+    ("Monthly Retainer", "Retainer Income", "Monthly advisory retainer", "0"),
+    ("Consulting", "Consulting Income", "Consulting services (hourly)", "175"),
+    ("Strategy Workshop", "Consulting Income", "Facilitated strategy workshop (hourly)", "225"),
+    ("Implementation", "Consulting Income", "Implementation support (hourly)", "150"),
+)
+
+
+@dataclass(frozen=True)
+class Habit:
+    """How a customer pays: days after the due date, as a mean and a spread (standard deviation)."""
+
+    label: str  # early | on_time | slow | late | erratic
+    mean_days: float
+    spread_days: float
+
+
+@dataclass
+class CustomerPlan:
+    draft: Draft
+    name: str
+    email: str
+    term: Draft
+    term_days: int
+    habit: Habit
+    retainer: Decimal | None  # monthly retainer; None for project-only clients
+    billing_day: int
+    hourly_rate: Decimal
+    projects_per_month: float
+    pays_by_check: bool  # checks go to Undeposited Funds and reach the bank with a later Deposit
+    active_from: date
+    active_until: date | None = None
+
+
+@dataclass
+class VendorPlan:
+    draft: Draft
+    name: str
+    role: str
+    term_days: int | None  # None: the vendor has no terms (a hygiene problem)
+    term: Draft | None
+    email: str | None
+
+
+@dataclass
+class Lists:
+    accounts: dict[str, Draft]
+    terms: dict[str, Draft]
+    items: dict[str, Draft]
+    vendors: list[VendorPlan] = field(default_factory=list)
+    customers: list[CustomerPlan] = field(default_factory=list)
+
+    def vendors_in(self, role: str) -> list[VendorPlan]:
+        return [vendor for vendor in self.vendors if vendor.role == role]
+
+    def vendor(self, role: str) -> VendorPlan:
+        return self.vendors_in(role)[0]
+
+
+@dataclass(frozen=True)
+class ListSizes:
+    customers: int
+    contractors: int
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
+class _Clock:
+    """Set-up happens one object after another in the days before the books start."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def tick(self, seconds: int) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def build_lists(
+    book: Book, *, setup_at: datetime, sizes: ListSizes, clients_since: date, habit_weights: tuple[int, ...]
+) -> Lists:
+    clock = _Clock(setup_at)
+    accounts = {name: _account(book, clock, name, kind, sub) for name, kind, sub in ACCOUNTS}
+    terms = {name: _term(book, clock, name, days) for name, days in TERMS}
+    items = {item[0]: _item(book, clock, item, accounts) for item in ITEMS}
+    lists = Lists(accounts, terms, items)
+    lists.vendors = _vendors(book, clock, terms, sizes.contractors)
+    lists.customers = _customers(book, clock, terms, sizes.customers, clients_since, habit_weights)
+    return lists
+
+
+def _account(book: Book, clock: _Clock, name: str, kind: str, sub: str) -> Draft:
+    body: Body = {"Name": name, "AccountType": kind, "AccountSubType": sub}
+    return book.add_at("Account", clock.tick(40), lambda: dict(body))
+
+
+def _term(book: Book, clock: _Clock, name: str, days: int) -> Draft:
+    return book.add_at("Term", clock.tick(30), lambda: {"Name": name, "DueDays": days})
+
+
+def _item(book: Book, clock: _Clock, item: tuple[str, str, str, str], accounts: dict[str, Draft]) -> Draft:
+    name, income, description, price = item
+    income_account = accounts[income]
+
+    def build() -> Body:
+        return {
+            "Name": name,
+            "Type": "Service",
+            "Description": description,
+            "UnitPrice": money(price),
+            "IncomeAccountRef": income_account.ref(),
+        }
+
+    return book.add_at("Item", clock.tick(45), build)
+
+
+# Vendor roles with their usual terms; a few vendors are deliberately left without terms or email.
+_VENDOR_ROLES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
+    ("landlord", (names.LANDLORD,), "Due on receipt"),
+    ("payroll", (names.PAYROLL_PROVIDER,), "Due on receipt"),
+    ("tax", (names.IRS, names.STATE_TAX), "Due on receipt"),
+    ("card_issuer", (names.CARD_ISSUER,), "Due on receipt"),
+    ("insurance", names.INSURERS, "Net 30"),
+    ("utility", names.UTILITIES, "Net 15"),
+    ("billed_software", names.BILLED_SOFTWARE, "Net 15"),
+    ("card_software", names.CARD_SOFTWARE, "Due on receipt"),
+    ("professional", names.PROFESSIONAL, "Net 30"),
+    ("travel", names.TRAVEL, "Due on receipt"),
+    ("meals", names.MEALS, "Due on receipt"),
+    ("office", names.OFFICE, "Net 30"),
+)
+_WITHOUT_TERMS = {names.UTILITIES[2], names.TRAVEL[2], names.CONTRACTORS[3]}
+_WITHOUT_EMAIL = {names.UTILITIES[0], names.MEALS[1], names.CONTRACTORS[4], names.OFFICE[2]}
+
+
+def _vendors(book: Book, clock: _Clock, terms: dict[str, Draft], contractors: int) -> list[VendorPlan]:
+    plans: list[VendorPlan] = []
+    for role, role_names, term_name in _VENDOR_ROLES:
+        for name in role_names:
+            plans.append(_vendor(book, clock, name, role, None if name in _WITHOUT_TERMS else term_name, terms))
+    for name in _contractor_names(contractors):
+        term_name = None if name in _WITHOUT_TERMS else book.rng.choice(("Net 15", "Net 30"))
+        plans.append(_vendor(book, clock, name, "contractor", term_name, terms))
+    return plans
+
+
+def _contractor_names(count: int) -> list[str]:
+    composed = (
+        f"{first} {last} {kind}"
+        for kind, last, first in _product(_TRADES, names.CONTRACTOR_LAST, names.CONTRACTOR_FIRST)
+    )
+    return _take(names.CONTRACTORS, composed, count)
+
+
+def _vendor(
+    book: Book, clock: _Clock, name: str, role: str, term_name: str | None, terms: dict[str, Draft]
+) -> VendorPlan:
+    term = terms[term_name] if term_name else None
+    email = None if name in _WITHOUT_EMAIL else f"billing@{slug(name)}.example"
+    phone = f"(415) 555-{between(book.rng, 1000, 9999)}"
+
+    def build() -> Body:
+        body: Body = {
+            "DisplayName": name,
+            "CompanyName": name,
+            "PrimaryPhone": {"FreeFormNumber": phone},
+            "Vendor1099": role == "contractor",
+        }
+        if email:
+            body["PrimaryEmailAddr"] = {"Address": email}
+        if term:
+            body["TermRef"] = term.ref()
+        return body
+
+    draft = book.add_at("Vendor", clock.tick(60), build)
+    return VendorPlan(draft, name, role, dict(TERMS).get(term_name or ""), term, email)
+
+
+_HABITS = {
+    "early": Habit("early", -4, 2),
+    "on_time": Habit("on_time", 0.5, 2),
+    "slow": Habit("slow", 9, 4),
+    "erratic": Habit("erratic", 14, 20),
+}
+_TERM_WEIGHTS = (("Due on receipt", 1), ("Net 15", 3), ("Net 30", 6), ("Net 45", 2), ("Net 60", 1))
+
+
+def _habit(book: Book, index: int, weights: tuple[int, ...]) -> Habit:
+    """The first few customers cover every habit, so each is present at any size; the rest are drawn."""
+    forced = ("early", "late", "on_time", "erratic", "late", "early", "erratic", "late", "slow")
+    labels = ("early", "on_time", "slow", "late", "erratic")
+    label = forced[index] if index < len(forced) else book.rng.choices(labels, weights)[0]
+    if label == "late":
+        return Habit("late", float(between(book.rng, 20, 45)), float(between(book.rng, 3, 6)))
+    return _HABITS[label]
+
+
+def _customer_names(count: int) -> list[str]:
+    composed = (
+        f"{prefix} {suffix}{place}"
+        for place, suffix, prefix in _product(_PLACES, names.NAME_SUFFIXES, names.NAME_PREFIXES)
+    )
+    return _take(names.CUSTOMERS, composed, count)
+
+
+_TRADES = ("Consulting", "Design", "Analytics", "Research", "Studio")
+# Large realms need many distinct names: the composed ones are repeated per place (and then numbered).
+_PLACES = ("", " of Oakland", " of San Jose", " of Fresno", " of Sacramento", " of Reno", " of Portland")
+
+
+def _product(*lists: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """Every combination, then every combination again with a number, without end."""
+    yield from itertools.product(*lists)
+    for round_number in itertools.count(2):
+        for combination in itertools.product(*lists):
+            yield (*combination[:-1], f"{combination[-1]} {round_number}")
+
+
+def _take(fixed: tuple[str, ...], composed: Iterator[str], count: int) -> list[str]:
+    return list(fixed[:count]) + list(itertools.islice(composed, max(0, count - len(fixed))))
+
+
+def _customers(
+    book: Book,
+    clock: _Clock,
+    terms: dict[str, Draft],
+    count: int,
+    clients_since: date,
+    habit_weights: tuple[int, ...],
+) -> list[CustomerPlan]:
+    rng = book.rng
+    plans: list[CustomerPlan] = []
+    for index, name in enumerate(_customer_names(count)):
+        term_name = rng.choices([t for t, _ in _TERM_WEIGHTS], [w for _, w in _TERM_WEIGHTS])[0]
+        is_retainer = rng.random() < 0.7
+        retainer = money(rng.choice((1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 7500, 9000)))
+        email = f"{rng.choice(('ap', 'billing', 'accounts'))}@{slug(name)}.example"
+        plan = CustomerPlan(
+            draft=_customer_draft(book, clock, name, email, terms[term_name], index),
+            name=name,
+            email=email,
+            term=terms[term_name],
+            term_days=dict(TERMS)[term_name],
+            habit=_habit(book, index, habit_weights),
+            retainer=retainer if is_retainer else None,
+            billing_day=between(rng, 1, 28),
+            hourly_rate=money(rng.choice((150, 165, 175, 195, 225, 250))),
+            projects_per_month=0.1 if is_retainer else rng.uniform(0.35, 0.8),
+            pays_by_check=index % 4 == 1 or rng.random() < 0.12,
+            active_from=clients_since,
+        )
+        plans.append(plan)
+    return plans
+
+
+def _customer_draft(book: Book, clock: _Clock, name: str, email: str, term: Draft, index: int) -> Draft:
+    phone = f"({book.rng.choice((415, 510, 650, 408))}) 555-{between(book.rng, 1000, 9999)}"
+    given, family = names.CONTRACTOR_FIRST[index % 10], names.CONTRACTOR_LAST[index % 8]
+
+    def build() -> Body:
+        return {
+            "DisplayName": name,
+            "CompanyName": name,
+            "GivenName": given,
+            "FamilyName": family,
+            "PrimaryEmailAddr": {"Address": email},
+            "PrimaryPhone": {"FreeFormNumber": phone},
+            "SalesTermRef": term.ref(),
+            "PreferredDeliveryMethod": "Email",
+        }
+
+    return book.add_at("Customer", clock.tick(60), build)
+
+
+def scaled_sizes(scale: float) -> ListSizes:
+    """Name lists grow with the square root of the volume; the rest of the growth is frequency."""
+    if scale <= 1:
+        return ListSizes(customers=max(12, round(60 * scale)), contractors=max(3, round(6 * scale)))
+    root = math.sqrt(scale)
+    return ListSizes(customers=round(60 * root), contractors=round(6 * root))

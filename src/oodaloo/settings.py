@@ -1,0 +1,89 @@
+"""Application settings from ``OODALOO_*`` environment variables; with none set, the embedded default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+# Fragments that betray a placeholder someone forgot to replace.
+PLACEHOLDER_FRAGMENTS = ("change-me", "changeme", "insecure", "placeholder", "secret-key", "example")
+
+EMBEDDED_SANDBOX_PATH = "/qbo-sandbox"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OODALOO_", extra="ignore", hide_input_in_errors=True)
+
+    environment: Environment = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/oodaloo.db"
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Apply Alembic migrations on start-up. Defaults to on except in production, where several
+    # processes start at once and migrations belong to a deploy step (``oodaloo migrate``).
+    auto_migrate: bool = True
+
+    embedded_sandbox: bool = True
+    sandbox_scenario: Literal["healthy", "tight", "crisis"] = "healthy"
+    sandbox_state_file: str | None = "./var/sandbox-state.json"
+    # Signs loopback visitors without a session in as the demo user. Defaults to on in development only.
+    demo_autologin: bool = False
+
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    # QBO connection (used by a later issue). Left unset, they point at the embedded sandbox on host:port.
+    qbo_client_id: str = "oodaloo-sandbox-client"
+    qbo_client_secret: SecretStr = SecretStr("oodaloo-sandbox-secret")
+    qbo_redirect_uri: str = ""
+    qbo_discovery_url: str = ""
+    qbo_api_base_url: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            is_development = data.get("environment", "development") == "development"
+            data.setdefault("demo_autologin", is_development)
+            data.setdefault("auto_migrate", data.get("environment", "development") != "production")
+            own_base = f"http://{data.get('host', '127.0.0.1')}:{data.get('port', 8000)}"
+            sandbox_base = own_base + EMBEDDED_SANDBOX_PATH
+            for key, default in (
+                ("qbo_api_base_url", sandbox_base),
+                ("qbo_discovery_url", sandbox_base + "/.well-known/openid_configuration"),
+                ("qbo_redirect_uri", own_base + "/qbo/callback"),
+            ):
+                if not data.get(key):
+                    data[key] = default
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        key = self.secret_key.get_secret_value()
+        if len(key) < MIN_SECRET_KEY_LENGTH or any(fragment in key.lower() for fragment in PLACEHOLDER_FRAGMENTS):
+            raise ValueError(
+                f"OODALOO_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters "
+                "in production (placeholders are refused)"
+            )
+        if self.demo_autologin:
+            raise ValueError("OODALOO_DEMO_AUTOLOGIN cannot be enabled in production")
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,370 @@
+"""The demo company generator: determinism, shapes, referential integrity, realism and scenario runways."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from oodaloo.sandbox.demo import DemoCompany, Scenario, SeedOp, generate_demo
+from tests.sandbox.runway_estimate import INFINITE, bank_movements, estimate_runway_weeks
+
+TODAY = date(2026, 3, 18)
+TZ = "America/Los_Angeles"
+TRANSACTIONS = {"Bill", "BillPayment", "Invoice", "Payment", "Purchase", "Deposit"}
+SCENARIOS: tuple[Scenario, ...] = ("healthy", "tight", "crisis")
+# What each kind of reference points at.
+REF_TARGETS = {
+    "CustomerRef": "Customer",
+    "VendorRef": "Vendor",
+    "SalesTermRef": "Term",
+    "TermRef": "Term",
+    "ItemRef": "Item",
+    "EntityRef": "Vendor",
+    "DefaultTerms": "Term",
+}
+
+
+@pytest.fixture(scope="module")
+def companies() -> dict[str, DemoCompany]:
+    return {scenario: generate_demo(scenario, seed=42, today=TODAY, tz=TZ) for scenario in SCENARIOS}
+
+
+@pytest.fixture(scope="module")
+def tight(companies: dict[str, DemoCompany]) -> DemoCompany:
+    return companies["tight"]
+
+
+def by_entity(company: DemoCompany, entity: str) -> list[dict[str, Any]]:
+    return [op.body for op in company.ops if op.entity == entity]
+
+
+def refs(node: Any) -> Iterator[tuple[str, str]]:
+    """(target entity, Id) for every reference and LinkedTxn in a body."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "LinkedTxn":
+                yield from ((link["TxnType"], link["TxnId"]) for link in value)
+            elif key.endswith("Ref") and isinstance(value, dict) and "value" in value:
+                yield REF_TARGETS.get(key, "Account"), value["value"]
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+def txn_date(body: dict[str, Any]) -> date:
+    return date.fromisoformat(body["TxnDate"])
+
+
+def bank_moves(company: DemoCompany) -> list[tuple[date, Decimal]]:
+    return bank_movements(
+        accounts=by_entity(company, "Account"),
+        purchases=by_entity(company, "Purchase"),
+        bill_payments=by_entity(company, "BillPayment"),
+        payments=by_entity(company, "Payment"),
+        deposits=by_entity(company, "Deposit"),
+    )
+
+
+def runway(company: DemoCompany, today: date) -> Decimal:
+    moves = bank_moves(company)
+    balance = sum((amount for _, amount in moves), Decimal(0))
+    return estimate_runway_weeks(bank_balance=balance, moves=moves, today=today)
+
+
+# -- determinism -------------------------------------------------------------------------------
+
+
+def test_same_arguments_give_identical_output(tight: DemoCompany) -> None:
+    again = generate_demo("tight", seed=42, today=TODAY, tz=TZ)
+    assert again == tight
+
+
+def test_seed_and_scenario_change_the_company(tight: DemoCompany, companies: dict[str, DemoCompany]) -> None:
+    other_seed = generate_demo("tight", seed=7, today=TODAY, tz=TZ)
+    assert other_seed.ops != tight.ops
+    assert companies["crisis"].ops != tight.ops
+    assert companies["crisis"].company_info["CompanyName"] != companies["healthy"].company_info["CompanyName"]
+
+
+def test_unknown_scenario_is_refused() -> None:
+    with pytest.raises(ValueError, match="scenario"):
+        generate_demo("booming", today=TODAY)  # type: ignore[arg-type]
+
+
+# -- shapes and integrity ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_nothing_is_dated_or_created_after_today(companies: dict[str, DemoCompany], scenario: str) -> None:
+    company = companies[scenario]
+    end_of_today = datetime.combine(TODAY + timedelta(days=1), time(0), tzinfo=ZoneInfo(TZ))
+    assert all(op.at.tzinfo is not None and op.at < end_of_today for op in company.ops)
+    dated = [txn_date(op.body) for op in company.ops if op.entity in TRANSACTIONS]
+    assert max(dated) <= TODAY
+    assert max(dated) >= TODAY - timedelta(days=7)  # the history runs up to today
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_history_spans_twelve_to_eighteen_months(companies: dict[str, DemoCompany], scenario: str) -> None:
+    company = companies[scenario]
+    dated = [txn_date(op.body) for op in company.ops if op.entity in TRANSACTIONS]
+    opening = next(op for op in company.ops if op.entity == "Deposit")
+    assert opening.body["PrivateNote"] == "Opening balance"
+    assert txn_date(opening.body) <= TODAY - timedelta(days=365)
+    assert min(dated) >= TODAY - timedelta(days=18 * 31)
+    # Invoices still open when the books moved to QBO keep their earlier dates; everything else follows.
+    assert date.fromisoformat(company.company_info["CompanyStartDate"]) <= txn_date(opening.body)
+    assert min(dated) >= txn_date(opening.body) - timedelta(days=31)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_reference_points_to_an_earlier_op(companies: dict[str, DemoCompany], scenario: str) -> None:
+    created: set[tuple[str, str]] = set()
+    previous_at = None
+    for op in companies[scenario].ops:
+        for target in refs(op.body):
+            assert target in created, f"{op.entity} {op.body['Id']} refers to {target} before it exists"
+        created.add((op.entity, op.body["Id"]))
+        assert previous_at is None or op.at >= previous_at
+        previous_at = op.at
+
+
+def test_ids_are_per_entity_sequences_from_one(tight: DemoCompany) -> None:
+    ids: dict[str, list[int]] = defaultdict(list)
+    for op in tight.ops:
+        assert isinstance(op, SeedOp)
+        assert op.body["Id"].isdigit()
+        ids[op.entity].append(int(op.body["Id"]))
+    assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in ids.values())
+
+
+def test_preferences_refer_to_existing_terms(tight: DemoCompany) -> None:
+    terms = {op.body["Id"] for op in tight.ops if op.entity == "Term"}
+    assert {target for target in refs(tight.preferences)} <= {("Term", term) for term in terms}
+    assert tight.preferences["CurrencyPrefs"] == {"HomeCurrency": {"value": "USD"}, "MultiCurrencyEnabled": False}
+    assert tight.company_info["Country"] == "US"
+    assert "Id" not in tight.company_info
+
+
+def test_money_is_decimal_cents_and_lines_add_up(tight: DemoCompany) -> None:
+    for op in tight.ops:
+        if op.entity not in TRANSACTIONS:
+            continue
+        amounts = [line["Amount"] for line in op.body.get("Line", [])]
+        assert all(isinstance(a, Decimal) and a == a.quantize(Decimal("0.01")) and a >= 0 for a in amounts)
+        if "TotalAmt" in op.body and amounts:
+            assert op.body["TotalAmt"] == sum(amounts)
+        for line in op.body.get("Line", []):
+            detail = line.get("SalesItemLineDetail")
+            if detail:
+                assert line["Amount"] == detail["Qty"] * detail["UnitPrice"]
+
+
+def test_chart_of_accounts_terms_and_lists(tight: DemoCompany) -> None:
+    accounts = {body["Name"]: body["AccountType"] for body in by_entity(tight, "Account")}
+    assert accounts["Checking"] == accounts["Savings"] == "Bank"
+    assert accounts["Undeposited Funds"] == "Other Current Asset"
+    for name in ("Payroll Expenses", "Rent", "Software Subscriptions", "Uncategorized Expense", "Insurance"):
+        assert accounts[name] == "Expense"
+    assert {"Accounts Receivable", "Accounts Payable", "Credit Card", "Equity", "Income"} <= set(accounts.values())
+    terms = {body["Name"]: body["DueDays"] for body in by_entity(tight, "Term")}
+    assert terms == {"Due on receipt": 0, "Net 15": 15, "Net 30": 30, "Net 45": 45, "Net 60": 60}
+    assert all(item["Type"] == "Service" and "IncomeAccountRef" in item for item in by_entity(tight, "Item"))
+    assert 35 <= len(by_entity(tight, "Vendor")) <= 45
+    assert 55 <= len(by_entity(tight, "Customer")) <= 65
+    names = [body["DisplayName"] for body in by_entity(tight, "Vendor") + by_entity(tight, "Customer")]
+    assert len(names) == len(set(names))
+
+
+def test_payments_and_bill_payments_link_their_own_documents(tight: DemoCompany) -> None:
+    invoices = {body["Id"]: body for body in by_entity(tight, "Invoice")}
+    bills = {body["Id"]: body for body in by_entity(tight, "Bill")}
+    applied: Counter[str] = Counter()
+    for payment in by_entity(tight, "Payment"):
+        for line in payment.get("Line", []):
+            invoice = invoices[line["LinkedTxn"][0]["TxnId"]]
+            assert invoice["CustomerRef"] == payment["CustomerRef"]
+            assert txn_date(invoice) < txn_date(payment)
+            applied[invoice["Id"]] += line["Amount"]
+    assert all(applied[i] <= sum(line["Amount"] for line in invoices[i]["Line"]) for i in applied)
+    for bill_payment in by_entity(tight, "BillPayment"):
+        bill = bills[bill_payment["Line"][0]["LinkedTxn"][0]["TxnId"]]
+        assert bill["VendorRef"] == bill_payment["VendorRef"]
+        assert bill_payment["TotalAmt"] == sum(line["Amount"] for line in bill["Line"])
+        assert txn_date(bill) <= txn_date(bill_payment)
+        account = "CheckPayment" if bill_payment["PayType"] == "Check" else "CreditCardPayment"
+        assert account in bill_payment
+
+
+def test_money_moves_on_business_days(tight: DemoCompany) -> None:
+    for entity in ("Payment", "Deposit", "BillPayment"):
+        moved = [txn_date(body) for body in by_entity(tight, entity)[2:]]  # not the opening deposits
+        assert all(day.weekday() < 5 for day in moved), entity
+
+
+def test_payroll_is_biweekly_and_the_biggest_outflow(tight: DemoCompany) -> None:
+    accounts = {body["Id"]: body["Name"] for body in by_entity(tight, "Account")}
+    payroll = [
+        body
+        for body in by_entity(tight, "Purchase")
+        if any(
+            accounts[line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]] == "Payroll Expenses"
+            for line in body["Line"]
+        )
+    ]
+    days = sorted(txn_date(body) for body in payroll)
+    assert {later - earlier for earlier, later in itertools.pairwise(days)} == {timedelta(days=14)}
+    assert all(body["PaymentType"] == "Check" and "EntityRef" in body for body in payroll)
+    outflows: Counter[str] = Counter()
+    for body in by_entity(tight, "Purchase") + by_entity(tight, "Bill"):
+        for line in body["Line"]:
+            outflows[accounts[line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]]] += line["Amount"]
+    assert outflows.most_common(1)[0][0] == "Payroll Expenses"
+
+
+# -- realism: habits and hygiene ---------------------------------------------------------------
+
+
+def payment_delays(company: DemoCompany) -> dict[str, list[int]]:
+    """Days from due date to payment, per customer Id (full payments only)."""
+    invoices = {body["Id"]: body for body in by_entity(company, "Invoice")}
+    delays: dict[str, list[int]] = defaultdict(list)
+    for payment in by_entity(company, "Payment"):
+        for line in payment.get("Line", []):
+            invoice = invoices[line["LinkedTxn"][0]["TxnId"]]
+            if line["Amount"] == sum(item["Amount"] for item in invoice["Line"]):
+                due = date.fromisoformat(invoice["DueDate"])
+                delays[payment["CustomerRef"]["value"]].append((txn_date(payment) - due).days)
+    return {customer: days for customer, days in delays.items() if len(days) >= 5}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_customers_have_visible_payment_habits(companies: dict[str, DemoCompany], scenario: str) -> None:
+    delays = payment_delays(companies[scenario])
+    means = {customer: statistics.mean(days) for customer, days in delays.items()}
+    spreads = {customer: statistics.stdev(days) for customer, days in delays.items()}
+    reliable = [c for c in delays if spreads[c] <= 5]
+    assert sum(1 for c in reliable if means[c] <= 1) >= 5  # reliably early or on time
+    assert sum(1 for c in reliable if 18 <= means[c] <= 47) >= 2  # reliably 20-45 days late
+    assert sum(1 for c in delays if spreads[c] >= 10) >= 1  # erratic
+
+
+def test_recent_invoices_are_open_and_some_are_overdue(tight: DemoCompany) -> None:
+    paid = {line["LinkedTxn"][0]["TxnId"] for p in by_entity(tight, "Payment") for line in p.get("Line", [])}
+    open_invoices = [body for body in by_entity(tight, "Invoice") if body["Id"] not in paid]
+    assert any(txn_date(body) >= TODAY - timedelta(days=14) for body in open_invoices)
+    overdue = [body for body in open_invoices if date.fromisoformat(body["DueDate"]) < TODAY - timedelta(days=15)]
+    assert len(overdue) >= 3
+
+
+def test_vendors_missing_terms_or_email(tight: DemoCompany) -> None:
+    vendors = by_entity(tight, "Vendor")
+    assert 1 <= sum(1 for v in vendors if "TermRef" not in v) <= 5
+    assert 1 <= sum(1 for v in vendors if "PrimaryEmailAddr" not in v) <= 6
+    assert sum(1 for v in vendors if "TermRef" in v and "PrimaryEmailAddr" in v) >= 30
+
+
+def test_unapplied_and_undeposited_payments(tight: DemoCompany) -> None:
+    accounts = {body["Name"]: body["Id"] for body in by_entity(tight, "Account")}
+    payments = by_entity(tight, "Payment")
+    assert 1 <= sum(1 for p in payments if not p.get("Line")) <= 2
+    to_undeposited = [p for p in payments if p["DepositToAccountRef"]["value"] == accounts["Undeposited Funds"]]
+    deposited = {
+        line["LinkedTxn"][0]["TxnId"] for d in by_entity(tight, "Deposit") for line in d["Line"] if "LinkedTxn" in line
+    }
+    assert deposited <= {p["Id"] for p in to_undeposited}
+    left = [p for p in to_undeposited if p["Id"] not in deposited]
+    assert any(txn_date(p) <= TODAY - timedelta(days=30) for p in left)  # forgotten, not just in transit
+    assert len(deposited) >= 20  # most checks do reach the bank
+
+
+def test_unsent_invoices_are_recent(tight: DemoCompany) -> None:
+    statuses = Counter(body["EmailStatus"] for body in by_entity(tight, "Invoice"))
+    assert 1 <= statuses["NeedToSend"] <= 5
+    assert statuses["EmailSent"] == len(by_entity(tight, "Invoice")) - statuses["NeedToSend"]
+    unsent = [body for body in by_entity(tight, "Invoice") if body["EmailStatus"] == "NeedToSend"]
+    assert all(txn_date(body) >= TODAY - timedelta(days=30) for body in unsent)
+
+
+def test_uncategorized_expenses_exist(tight: DemoCompany) -> None:
+    uncategorized = next(b["Id"] for b in by_entity(tight, "Account") if b["Name"] == "Uncategorized Expense")
+    hits = [
+        body
+        for body in by_entity(tight, "Purchase")
+        if any(line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"] == uncategorized for line in body["Line"])
+    ]
+    assert 2 <= len(hits) <= 8
+
+
+def test_one_likely_duplicate_bill(tight: DemoCompany) -> None:
+    bills = by_entity(tight, "Bill")
+    pairs = [
+        (first, second)
+        for index, first in enumerate(bills)
+        for second in bills[index + 1 : index + 40]
+        if first["VendorRef"] == second["VendorRef"]
+        and first["Line"][0]["Amount"] == second["Line"][0]["Amount"]
+        and abs((txn_date(second) - txn_date(first)).days) <= 5
+    ]
+    assert len(pairs) == 1
+    first, second = pairs[0]
+    assert first.get("DocNumber") != second.get("DocNumber")
+
+
+# -- scenarios and size ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("seed", "today"), [(42, TODAY), (7, date(2025, 12, 31)), (1, date(2026, 8, 3))])
+def test_each_scenario_runway_falls_in_its_band(seed: int, today: date) -> None:
+    weeks = {scenario: runway(generate_demo(scenario, seed=seed, today=today, tz=TZ), today) for scenario in SCENARIOS}
+    assert weeks["healthy"] == INFINITE or weeks["healthy"] > 26
+    assert 4 <= weeks["tight"] <= 10
+    assert 0 < weeks["crisis"] < 3
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "tight"])
+def test_checking_is_never_overdrawn(companies: dict[str, DemoCompany], scenario: str) -> None:
+    company = companies[scenario]
+    checking = next(b["Id"] for b in by_entity(company, "Account") if b["Name"] == "Checking")
+    accounts = [body for body in by_entity(company, "Account") if body["Id"] == checking]
+    moves = bank_movements(
+        accounts=accounts,
+        purchases=by_entity(company, "Purchase"),
+        bill_payments=by_entity(company, "BillPayment"),
+        payments=by_entity(company, "Payment"),
+        deposits=by_entity(company, "Deposit"),
+    )
+    balance = Decimal(0)
+    by_day: dict[date, Decimal] = defaultdict(Decimal)
+    for day, amount in moves:
+        by_day[day] += amount
+    for day in sorted(by_day):
+        balance += by_day[day]
+        assert balance >= 0, f"Checking overdrawn on {day}"
+
+
+def test_size_gives_exactly_that_many_transactions() -> None:
+    company = generate_demo("healthy", seed=3, today=TODAY, size=6000)
+    counts = Counter(op.entity for op in company.ops)
+    assert sum(counts[entity] for entity in TRANSACTIONS) == 6000
+    # The volume is spread over every kind of transaction, not only the card purchases that fill the gap.
+    assert counts["Invoice"] > 1000
+    assert counts["Payment"] > 1000
+    assert 60 <= counts["Customer"] <= 120
+    weeks = runway(company, TODAY)
+    assert weeks == INFINITE or weeks > 26
+
+
+def test_size_below_a_year_of_books_is_refused() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        generate_demo("healthy", today=TODAY, size=50)

@@ -1,0 +1,256 @@
+"""QBO throttles: per second, per minute, in flight and batches per minute, through the /v3 gate over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from oodaloo.sandbox.chaos import Chaos
+from oodaloo.sandbox.config import FaultConfig, LimitsConfig, OAuthConfig
+from oodaloo.sandbox.gate import V3Gate
+from oodaloo.sandbox.limits import RealmLimiter
+from oodaloo.sandbox.oauth import TokenRegistry
+from oodaloo.sandbox.stats import SandboxStats
+from tests.support.servers import serve
+
+REALM = "4620816365000001"
+OTHER_REALM = "4620816365000002"
+
+
+@dataclass
+class FakeClock:
+    now: float = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def query(_request: Request) -> JSONResponse:
+    return JSONResponse({"QueryResponse": {}})
+
+
+async def batch(request: Request) -> JSONResponse:
+    items = (await request.json())["BatchItemRequest"]
+    return JSONResponse({"BatchItemResponse": [{"bId": item["bId"]} for item in items]})
+
+
+@dataclass
+class Gated:
+    http: httpx.Client
+    base: str
+    limiter: RealmLimiter
+    stats: SandboxStats
+    chaos: Chaos
+    clock: FakeClock
+    token: dict[str, str]
+
+    def query(self, realm_id: str = REALM) -> int:
+        return self.http.get(
+            f"/v3/company/{realm_id}/query", params={"query": "select * from Bill"}, headers=self.auth(realm_id)
+        ).status_code
+
+    def batch(self, items: int) -> httpx.Response:
+        body = {"BatchItemRequest": [{"bId": str(i), "Query": "select * from Bill"} for i in range(items)]}
+        return self.http.post(
+            f"/v3/company/{REALM}/batch",
+            content=json.dumps(body),
+            headers={**self.auth(REALM), "Content-Type": "application/json"},
+        )
+
+    def auth(self, realm_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token[realm_id]}", "Accept": "application/json"}
+
+
+class Swappable:
+    """One loopback server per module; each test swaps in a freshly built app (starting servers is slow)."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp = Starlette()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Swappable, str]]:
+    swappable = Swappable()
+    with serve(swappable) as base:
+        yield swappable, base
+
+
+@pytest.fixture
+def gated(request: pytest.FixtureRequest, server: tuple[Swappable, str]) -> Iterator[Gated]:
+    limits = LimitsConfig(**getattr(request, "param", {}))
+    clock = FakeClock()
+    tokens = TokenRegistry(OAuthConfig())
+    limiter = RealmLimiter(limits, clock=clock)
+    stats = SandboxStats()
+    chaos = Chaos(FaultConfig())
+    data = Starlette(
+        routes=[Route("/company/{realm}/query", query), Route("/company/{realm}/batch", batch, methods=["POST"])]
+    )
+    gate = V3Gate(data, tokens=tokens, limiter=limiter, chaos=chaos, stats=stats)
+    token = {realm: tokens.mint(realm)["access_token"] for realm in (REALM, OTHER_REALM)}
+    swappable, base = server
+    swappable.app = Starlette(routes=[Mount("/v3", app=gate)])
+    with httpx.Client(base_url=base) as http:
+        yield Gated(http, base, limiter, stats, chaos, clock, token)
+
+
+# --- the limiter alone --------------------------------------------------------------------------
+
+
+def test_moving_window_frees_budget_as_requests_age() -> None:
+    clock = FakeClock()
+    limiter = RealmLimiter(LimitsConfig(per_second=1000, per_minute=3), clock=clock)
+    for _ in range(3):
+        assert limiter.try_acquire(REALM)
+        limiter.release(REALM)
+        clock.advance(20)
+    # t=60: the first request (t=0) has just left the window, the other two have not.
+    assert limiter.acquire(REALM) == "ok"
+    limiter.release(REALM)
+    assert limiter.acquire(REALM) == "per_minute"
+    clock.advance(20)
+    assert limiter.acquire(REALM) == "ok"
+
+
+def test_refused_requests_consume_no_budget() -> None:
+    clock = FakeClock()
+    limiter = RealmLimiter(LimitsConfig(per_second=2, per_minute=100), clock=clock)
+    for _ in range(2):
+        assert limiter.try_acquire(REALM)
+        limiter.release(REALM)
+    for _ in range(50):
+        assert not limiter.try_acquire(REALM)
+        clock.advance(0.001)
+    clock.advance(1)
+    assert limiter.snapshot()["realms"][REALM]["last_minute"] == 2
+
+
+def test_an_oversized_batch_passes_only_into_an_empty_second() -> None:
+    clock = FakeClock()
+    limiter = RealmLimiter(LimitsConfig(), clock=clock)
+    assert limiter.acquire(REALM, cost=30, is_batch=True) == "ok"
+    limiter.release(REALM)
+    assert limiter.acquire(REALM) == "per_second"
+    clock.advance(1)
+    assert limiter.acquire(REALM) == "ok"
+
+
+def test_disabled_limiter_admits_everything_and_reset_forgets_usage() -> None:
+    clock = FakeClock()
+    limiter = RealmLimiter(LimitsConfig(per_second=1), clock=clock)
+    assert limiter.try_acquire(REALM)
+    limiter.release(REALM)
+    assert not limiter.try_acquire(REALM)
+    limiter.reset(REALM)
+    assert limiter.try_acquire(REALM)
+    limiter.release(REALM)
+    limiter.enabled = False
+    assert all(limiter.try_acquire(REALM) for _ in range(20))
+
+
+def test_configure_rejects_nonsense() -> None:
+    limiter = RealmLimiter(LimitsConfig())
+    with pytest.raises(ValueError, match="per_second"):
+        limiter.configure(per_second=0)
+    with pytest.raises(ValueError, match="unknown limit"):
+        limiter.configure(per_hour=5)
+    limiter.configure(per_second=3, enabled=False)
+    assert limiter.snapshot()["limits"]["per_second"] == 3
+
+
+# --- over HTTP ------------------------------------------------------------------------------------
+
+
+def test_eleventh_request_in_a_second_gets_429_qbo_shape(gated: Gated) -> None:
+    assert [gated.query() for _ in range(10)] == [200] * 10
+    refused = gated.http.get(f"/v3/company/{REALM}/query", params={"query": "x"}, headers=gated.auth(REALM))
+    assert refused.status_code == 429
+    error = refused.json()["Fault"]["Error"][0]
+    assert error["code"] == "3001"
+    assert "ThrottleExceeded" in error["Message"]
+    assert "retry-after" not in refused.headers
+    # Another realm has its own budget.
+    assert gated.query(OTHER_REALM) == 200
+    gated.clock.advance(1)
+    assert gated.query() == 200
+    stats = gated.stats.snapshot(REALM)
+    assert stats["throttled"] == 1
+    assert stats["requests"]["query"] == {"200": 11, "429": 1}
+
+
+@pytest.mark.parametrize("gated", [{"per_second": 1000}], indirect=True)
+def test_per_minute_limit_over_a_moving_window(gated: Gated) -> None:
+    for _ in range(5):
+        assert [gated.query() for _ in range(100)] == [200] * 100
+        gated.clock.advance(10)
+    # t=50: 500 requests in the last minute.
+    assert gated.query() == 429
+    gated.clock.advance(10.5)  # t=60.5: the first hundred (t=0) are out of the window
+    assert [gated.query() for _ in range(100)] == [200] * 100
+    assert gated.query() == 429
+    assert gated.stats.snapshot(REALM)["throttled"] == 2
+
+
+def test_batch_items_count_and_batches_per_minute_are_capped(gated: Gated) -> None:
+    assert gated.batch(8).status_code == 200
+    # 8 items used; 3 more do not fit in this second.
+    assert gated.batch(3).status_code == 429
+    assert gated.query() == 200
+    assert gated.query() == 200
+    assert gated.query() == 429
+    gated.stats.reset()
+    for _ in range(39):
+        gated.clock.advance(1)
+        assert gated.batch(1).status_code == 200
+    gated.clock.advance(1)
+    refused = gated.batch(1)
+    assert refused.status_code == 429
+    assert refused.json()["Fault"]["Error"][0]["code"] == "3001"
+    assert gated.query() == 200  # plain requests still have budget
+    assert gated.stats.snapshot(REALM)["requests"]["batch"] == {"200": 39, "429": 1}
+
+
+@pytest.mark.parametrize("gated", [{"per_second": 1000, "concurrent": 10}], indirect=True)
+async def test_at_most_ten_in_flight(gated: Gated) -> None:
+    gated.chaos.configure(latency_ms=400)
+    async with httpx.AsyncClient(base_url=gated.base) as client:
+        url = f"/v3/company/{REALM}/query?query=select"
+        responses = await asyncio.gather(*(client.get(url, headers=gated.auth(REALM)) for _ in range(14)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 10 + [429] * 4
+    stats = gated.stats.snapshot(REALM)
+    assert stats["max_in_flight"] == 10
+    assert stats["in_flight"] == 0
+    assert stats["throttled"] == 4
+
+
+def test_retry_after_is_sent_when_configured() -> None:
+    tokens = TokenRegistry(OAuthConfig())
+    data = Starlette(routes=[Route("/company/{realm}/query", query)])
+    limiter = RealmLimiter(LimitsConfig(per_second=1), clock=FakeClock())
+    app = V3Gate(
+        data, tokens=tokens, limiter=limiter, chaos=Chaos(FaultConfig()), stats=SandboxStats(), retry_after_seconds=60
+    )
+    access = tokens.mint(REALM)["access_token"]
+    with serve(Starlette(routes=[Mount("/v3", app=app)])) as base:
+        headers = {"Authorization": f"Bearer {access}"}
+        assert httpx.get(f"{base}/v3/company/{REALM}/query", headers=headers).status_code == 200
+        refused = httpx.get(f"{base}/v3/company/{REALM}/query", headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "60"

@@ -1,0 +1,31 @@
+"""Runs an ASGI app on a real loopback port in a background thread, for tests over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import uvicorn
+
+
+@contextlib.contextmanager
+def serve(app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", "off"] = "on") -> Iterator[str]:
+    """Serve ``app`` on ``host`` at a free port; yields its base URL (no trailing slash)."""
+    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan=lifespan, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

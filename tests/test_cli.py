@@ -1,0 +1,75 @@
+"""The ``oodaloo`` command: help texts, migrations against a real database, sandbox options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from oodaloo.cli import app, sandbox_config_from_options
+from oodaloo.migrations import current_revision, head_revision
+from tests.conftest import new_database_url
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("run", "migrate", "check-migrations", "sandbox"):
+        assert command in result.output
+
+
+def test_sandbox_help_documents_the_defaults() -> None:
+    result = runner.invoke(app, ["sandbox", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for expected in ("--client-id", "--redirect-uri", "--error-rate", "--webhook-url", "8765", "healthy", "42"):
+        assert expected in result.output
+
+
+def test_sandbox_refuses_an_unknown_scenario() -> None:
+    result = runner.invoke(app, ["sandbox", "--scenario", "bankrupt"])
+    assert result.exit_code != 0
+    assert "bankrupt" in result.output
+
+
+def test_sandbox_options_become_the_sandbox_config(tmp_path: Path) -> None:
+    config = sandbox_config_from_options(
+        client_id="my-client",
+        client_secret="my-secret",
+        redirect_uris=["https://app.example.com/callback"],
+        scenario="crisis",
+        state=tmp_path / "state.json",
+        seed=7,
+        size=300,
+        realm_id="123",
+        latency_ms=150.0,
+        jitter_ms=20.0,
+        error_rate=0.1,
+        webhook_urls=["http://127.0.0.1:9/hook"],
+        verifier_token="verify-me",
+    )
+    assert config.oauth.client_id == "my-client"
+    assert config.oauth.redirect_uris == ["https://app.example.com/callback"]
+    assert (config.scenario, config.seed, config.size, config.realm_id) == ("crisis", 7, 300, "123")
+    assert (config.faults.latency_ms, config.faults.jitter_ms, config.faults.error_rate) == (150.0, 20.0, 0.1)
+    assert config.webhook_urls == ["http://127.0.0.1:9/hook"]
+    assert config.state_file == tmp_path / "state.json"
+
+
+def test_migrate_then_check_migrations_through_the_console_script(tmp_path: Path, worker_id: str) -> None:
+    url = new_database_url(tmp_path, f"oodaloo_test_{worker_id}_cli")
+    env = {**os.environ, "OODALOO_DATABASE_URL": url}
+    script = Path(sys.executable).parent / "oodaloo"
+
+    migrated = subprocess.run([script, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    assert current_revision(url) == head_revision()
+    assert f"revision {head_revision()}" in migrated.stdout
+
+    checked = runner.invoke(app, ["check-migrations"], env={"OODALOO_DATABASE_URL": url})
+    assert checked.exit_code == 0, checked.output
+    assert "agree" in checked.output

@@ -1,0 +1,177 @@
+"""Third-party QBO libraries, unmodified, against the sandbox: intuit-oauth for OAuth, python-quickbooks for data.
+
+Both are only pointed at the sandbox's base URL (the discovery document for OAuth, the API base for data).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from intuitlib.client import AuthClient
+from intuitlib.enums import Scopes
+from quickbooks import QuickBooks
+from quickbooks.batch import batch_create
+from quickbooks.cdc import change_data_capture
+from quickbooks.objects.account import Account
+from quickbooks.objects.base import LinkedTxn, Ref
+from quickbooks.objects.bill import Bill
+from quickbooks.objects.billpayment import BillPayment, BillPaymentLine, CheckPayment
+from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.vendor import Vendor
+
+from oodaloo.sandbox.app import create_sandbox_app
+from oodaloo.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
+from tests.support.servers import serve
+
+REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"  # loopback; never contacted, the redirect is read, not followed
+PAGE = 1000
+
+
+@dataclass
+class Connected:
+    base_url: str
+    auth: AuthClient
+    qb: QuickBooks
+    realm_id: str
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    # requests-oauthlib refuses plain http unless told it is local; the sandbox serves loopback http.
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        with serve(create_sandbox_app(SandboxConfig(size=4500))) as url:
+            yield url
+
+
+def _authorize(sandbox_url: str) -> tuple[AuthClient, str]:
+    auth = AuthClient(
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        REDIRECT_URI,
+        environment=f"{sandbox_url}/.well-known/openid_configuration",
+    )
+    url = auth.get_authorization_url([Scopes.ACCOUNTING, Scopes.OPENID, Scopes.EMAIL])
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code in (302, 303), answer.text
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    params = parse_qs(location.query)
+    assert params["state"] == [auth.state_token]
+    auth.get_bearer_token(params["code"][0], realm_id=params["realmId"][0])
+    return auth, params["realmId"][0]
+
+
+@pytest.fixture(scope="module")
+def connected(sandbox_url: str) -> Connected:
+    auth, realm_id = _authorize(sandbox_url)
+    qb = QuickBooks(auth_client=auth, refresh_token=auth.refresh_token, company_id=realm_id, minorversion=75)
+    # The only change a client needs: its base URL.
+    qb.api_url_v3 = qb.sandbox_api_url_v3 = f"{sandbox_url}/v3"
+    return Connected(sandbox_url, auth, qb, realm_id)
+
+
+def test_oauth_dance_gives_tokens_and_a_valid_id_token(sandbox_url: str) -> None:
+    auth, realm_id = _authorize(sandbox_url)
+    assert auth.access_token
+    assert auth.refresh_token
+    assert auth.realm_id == realm_id
+    assert auth.x_refresh_token_expires_in > 0
+    assert auth.id_token, "openid scope was granted, so an id_token is expected"
+    from intuitlib.utils import validate_id_token
+
+    assert validate_id_token(auth.id_token, auth.client_id, auth.issuer_uri, auth.jwks_uri)
+
+
+def test_refresh_then_revoke(sandbox_url: str) -> None:
+    auth, _ = _authorize(sandbox_url)
+    first_access = auth.access_token
+    auth.refresh()
+    assert auth.access_token != first_access
+    assert auth.revoke()
+
+
+def test_pages_through_all_invoices_at_the_maximum_page_size(connected: Connected) -> None:
+    total = Invoice.count("", qb=connected.qb)
+    assert total > PAGE, "the fixture realm must need more than one page"
+    seen: list[str] = []
+    start = 1
+    while True:
+        page = Invoice.query(f"SELECT * FROM Invoice STARTPOSITION {start} MAXRESULTS {PAGE}", qb=connected.qb)
+        seen.extend(str(invoice.Id) for invoice in page)
+        if len(page) < PAGE:
+            break
+        start += len(page)
+    assert len(seen) == total == len(set(seen))
+
+
+def test_creates_a_bill_payment_that_pays_an_open_bill(connected: Connected) -> None:
+    qb = connected.qb
+    bill = Bill.where("Balance > '0'", order_by="Id", max_results=1, qb=qb)[0]
+    checking = Account.where("AccountType = 'Bank'", max_results=1, qb=qb)[0]
+    amount = Decimal(str(bill.Balance))
+
+    payment = BillPayment()
+    payment.PayType = "Check"
+    payment.TotalAmt = float(amount)
+    payment.VendorRef = bill.VendorRef
+    check = CheckPayment()
+    bank = Ref()
+    bank.value = checking.Id
+    check.BankAccountRef = bank
+    payment.CheckPayment = check
+    line = BillPaymentLine()
+    line.Amount = float(amount)
+    linked = LinkedTxn()
+    linked.TxnId = bill.Id
+    linked.TxnType = "Bill"
+    line.LinkedTxn.append(linked)
+    payment.Line.append(line)
+    payment.save(qb=qb)
+
+    assert payment.Id
+    paid = Bill.get(bill.Id, qb=qb)
+    assert Decimal(str(paid.Balance)) == 0
+    assert any(str(t.TxnId) == str(payment.Id) for t in paid.LinkedTxn)
+
+
+def test_change_data_capture_sees_a_new_vendor(connected: Connected) -> None:
+    # python-quickbooks sends changedSince without an offset: the company's local time.
+    since = datetime.now(ZoneInfo(SandboxConfig().timezone)) - timedelta(minutes=5)
+    vendor = Vendor()
+    vendor.DisplayName = f"CDC Probe {datetime.now(UTC).timestamp()}"
+    vendor.save(qb=connected.qb)
+
+    changes = change_data_capture([Vendor, Bill], since, qb=connected.qb)
+    vendors = [str(v.Id) for v in changes.Vendor]
+    assert str(vendor.Id) in vendors
+
+
+def test_batch_creates_vendors_and_reports_each_result(connected: Connected) -> None:
+    stamp = int(datetime.now(UTC).timestamp() * 1000)
+    vendors = []
+    for n in range(3):
+        vendor = Vendor()
+        vendor.DisplayName = f"Batch Vendor {stamp}-{n}"
+        vendors.append(vendor)
+    duplicate = Vendor()
+    duplicate.DisplayName = vendors[0].DisplayName
+    vendors.append(duplicate)
+
+    # Each batch item counts against QBO's 10 requests/second; python-quickbooks does not retry a 429, so let
+    # the one-second window of the calls before this test pass first.
+    time.sleep(1.1)
+    result = batch_create(vendors, qb=connected.qb)
+
+    assert len(result.successes) == 4 - len(result.faults)
+    assert len(result.successes) >= 3
+    created = {v.DisplayName for v in result.successes}
+    assert {v.DisplayName for v in vendors[:3]} <= created
