@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -78,6 +79,23 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         demo_autologin=False,
         sandbox_state_file=str(tmp_path_factory.mktemp("sandbox") / "state.json"),
         log_level="WARNING",
+    )
+
+
+@pytest.fixture
+def embedded_settings(settings: Settings, tmp_path: Path, worker_id: str, request: pytest.FixtureRequest) -> Settings:
+    """The embedded default as ``make run`` starts it, on a fresh database: sandbox mounted, demo user signed in."""
+    return settings.model_copy(
+        update={
+            "environment": "development",
+            "database_url": new_database_url(
+                tmp_path, f"oodaloo_test_{worker_id}_" + re.sub(r"\W", "_", request.node.name)[:24]
+            ),
+            "auto_migrate": True,
+            "embedded_sandbox": True,
+            "demo_autologin": True,
+            "sandbox_state_file": str(tmp_path / "sandbox-state.json"),
+        }
     )
 
 

@@ -9,23 +9,13 @@ import httpx
 from oodaloo.domains.core.demo import DEMO_EMAIL, demo_business_name
 from oodaloo.main import create_app, sandbox_config
 from oodaloo.settings import Settings
-from tests.conftest import new_database_url
 from tests.support.servers import serve
 
 
 def test_embedded_default_serves_the_demo_company_linked_to_the_sandbox(
-    settings: Settings, tmp_path: Path, worker_id: str
+    embedded_settings: Settings, tmp_path: Path
 ) -> None:
-    embedded = settings.model_copy(
-        update={
-            "environment": "development",
-            "database_url": new_database_url(tmp_path, f"oodaloo_test_{worker_id}_embedded"),
-            "auto_migrate": True,
-            "embedded_sandbox": True,
-            "demo_autologin": True,
-            "sandbox_state_file": str(tmp_path / "sandbox-state.json"),
-        }
-    )
+    embedded = embedded_settings
     realm_id = sandbox_config(embedded).realm_id
 
     with serve(create_app(embedded)) as base_url, httpx.Client(base_url=base_url) as browser:

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from oodaloo.sandbox.app import SandboxState, create_sandbox_app
 from oodaloo.sandbox.config import LimitsConfig, SandboxConfig
-from tests.support.servers import serve
+from tests.support.servers import Swappable, serve
 
 
 def make_config(**overrides: Any) -> SandboxConfig:
@@ -87,3 +87,11 @@ def sandbox(sandbox_config: SandboxConfig) -> Iterator[RunningSandbox]:
 def qbo(sandbox: RunningSandbox) -> httpx.Client:
     """A client for the demo realm's ``/v3/company/{realmId}`` with a valid bearer token."""
     return sandbox.client()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[Swappable, str]]:
+    """One loopback server per module whose app each test swaps in."""
+    swappable = Swappable()
+    with serve(swappable) as base:
+        yield swappable, base

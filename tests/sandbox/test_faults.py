@@ -14,7 +14,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oodaloo.sandbox.chaos import Chaos
 from oodaloo.sandbox.config import FaultConfig, LimitsConfig, OAuthConfig
@@ -23,7 +22,7 @@ from oodaloo.sandbox.limits import RealmLimiter
 from oodaloo.sandbox.oauth import TokenRegistry
 from oodaloo.sandbox.stats import SandboxStats
 from tests.sandbox.conftest import RunningSandbox
-from tests.support.servers import serve
+from tests.support.servers import Swappable
 
 REALM = "4620816365000001"
 
@@ -75,23 +74,6 @@ class Faulty:
         return self.http.get(
             f"/v3/company/{REALM}/query", params={"query": "select * from Vendor"}, headers=self.headers
         )
-
-
-class Swappable:
-    """One loopback server per module; each test swaps in a freshly built app (starting servers is slow)."""
-
-    def __init__(self) -> None:
-        self.app: ASGIApp = Starlette()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    swappable = Swappable()
-    with serve(swappable) as base:
-        yield swappable, base
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oodaloo.sandbox.chaos import Chaos
 from oodaloo.sandbox.config import FaultConfig, LimitsConfig, OAuthConfig
@@ -21,7 +20,7 @@ from oodaloo.sandbox.gate import V3Gate
 from oodaloo.sandbox.limits import RealmLimiter
 from oodaloo.sandbox.oauth import TokenRegistry
 from oodaloo.sandbox.stats import SandboxStats
-from tests.support.servers import serve
+from tests.support.servers import Swappable, serve
 
 REALM = "4620816365000001"
 OTHER_REALM = "4620816365000002"
@@ -72,23 +71,6 @@ class Gated:
 
     def auth(self, realm_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token[realm_id]}", "Accept": "application/json"}
-
-
-class Swappable:
-    """One loopback server per module; each test swaps in a freshly built app (starting servers is slow)."""
-
-    def __init__(self) -> None:
-        self.app: ASGIApp = Starlette()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    swappable = Swappable()
-    with serve(swappable) as base:
-        yield swappable, base
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oodaloo.sandbox.chaos import Chaos
 from oodaloo.sandbox.config import FaultConfig, LimitsConfig, OAuthConfig
@@ -26,7 +25,7 @@ from oodaloo.sandbox.limits import RealmLimiter
 from oodaloo.sandbox.oauth import ACCOUNTING_SCOPE, TokenRegistry, oauth_routes
 from oodaloo.sandbox.stats import SandboxStats
 from tests.sandbox.conftest import RunningSandbox
-from tests.support.servers import serve
+from tests.support.servers import Swappable, serve
 
 REALM = "4620816365000001"
 OTHER_REALM = "4620816365000002"
@@ -89,23 +88,6 @@ class IdentityProvider:
 def make_tokens(clock: FakeClock, **overrides: object) -> TokenRegistry:
     config = OAuthConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **overrides)  # type: ignore[arg-type]
     return TokenRegistry(config, clock=clock)
-
-
-class Swappable:
-    """One loopback server per module; each test swaps in a freshly built app (starting servers is slow)."""
-
-    def __init__(self) -> None:
-        self.app: ASGIApp = Starlette()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[Swappable, str]]:
-    swappable = Swappable()
-    with serve(swappable) as base:
-        yield swappable, base
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 @contextlib.contextmanager
@@ -29,3 +31,13 @@ def serve(app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class Swappable:
+    """An ASGI app whose inner app tests replace, so one loopback server serves a whole module (starting is slow)."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp = Starlette()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
