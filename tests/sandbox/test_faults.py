@@ -287,3 +287,16 @@ def test_revoke_token_on_the_whole_sandbox(sandbox: RunningSandbox) -> None:
     assert qbo.get("/preferences").status_code == 401
     assert qbo.get("/preferences").json()["fault"]["error"][0]["code"] == "3200"
     assert sandbox.client().get("/preferences").status_code == 200
+
+
+def test_timeout_after_commit_commits_the_write_then_lets_the_client_time_out(sandbox: RunningSandbox) -> None:
+    admin, qbo = sandbox.admin(), sandbox.client()
+    admin.post("/_sandbox/faults", json={"timeout_seconds": 1.0}).raise_for_status()
+    try:
+        admin.post("/_sandbox/faults/inject", json={"kind": "timeout_after_commit"}).raise_for_status()
+        with pytest.raises(httpx.ReadTimeout):
+            qbo.post("/vendor", json={"DisplayName": "Slow Answer Supplies"}, timeout=0.3)
+        found = qbo.get("/query", params={"query": "select * from Vendor where DisplayName = 'Slow Answer Supplies'"})
+        assert [v["DisplayName"] for v in found.json()["QueryResponse"]["Vendor"]] == ["Slow Answer Supplies"]
+    finally:
+        admin.post("/_sandbox/faults", json={"timeout_seconds": 30.0}).raise_for_status()

@@ -14,10 +14,18 @@ from typing import Any, Literal, cast
 
 from .config import FaultConfig
 
-FaultKind = Literal["500", "502", "503", "timeout", "lost_response", "revoke_token"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("500", "502", "503", "timeout", "lost_response", "revoke_token")
+FaultKind = Literal["500", "502", "503", "timeout", "lost_response", "timeout_after_commit", "revoke_token"]
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "500",
+    "502",
+    "503",
+    "timeout",
+    "lost_response",
+    "timeout_after_commit",
+    "revoke_token",
+)
 # Only writes can lose their response: the point is a committed write the client cannot see.
-WRITE_ONLY_KINDS = frozenset({"lost_response"})
+WRITE_ONLY_KINDS = frozenset({"lost_response", "timeout_after_commit"})
 
 
 @dataclass(frozen=True)

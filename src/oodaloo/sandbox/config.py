@@ -32,7 +32,8 @@ class FaultConfig:
 
     ``kinds`` weights the failure kinds: ``500``, ``502``, ``503``, ``timeout`` (the request hangs
     for ``timeout_seconds`` and then gets 504), ``lost_response`` (the write commits, the response
-    is replaced by a 502) and ``revoke_token`` (the caller's tokens are revoked, then 401).
+    is replaced by a 502), ``timeout_after_commit`` (the write commits, then the request hangs for
+    ``timeout_seconds`` before a 504) and ``revoke_token`` (the caller's tokens are revoked, then 401).
     """
 
     latency_ms: float = 0.0

@@ -244,6 +244,11 @@ class V3Gate:
         elif kind == "lost_response":
             await self._run_discarding_response(scope, receive)
             response = HTMLResponse(BAD_GATEWAY_HTML, status_code=502, headers=_data_tid())
+        elif kind == "timeout_after_commit":
+            # The write commits, then the answer never arrives in time: the client times out first.
+            await self._run_discarding_response(scope, receive)
+            await asyncio.sleep(self.chaos.config.timeout_seconds)
+            response = HTMLResponse(GATEWAY_TIMEOUT_HTML, status_code=504, headers=_data_tid())
         else:  # revoke_token
             self.tokens.revoke_realm(target.realm_id)
             response = _gateway_response(401, faults.auth_failed_body("Token revoked"))
