@@ -11,15 +11,17 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from oodaloo.domains.core.demo import ensure_demo
+from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.infra.auth.csrf import CsrfSigner
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
+from oodaloo.infra.http import HttpTransport
 from oodaloo.infra.logging import configure_logging, get_logger
 from oodaloo.infra.metrics import HttpMetrics
 from oodaloo.infra.web.errors import install_error_handlers
 from oodaloo.infra.web.middleware import RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
-from oodaloo.runway.routes import auth, businesses, health, pages
+from oodaloo.runway.routes import auth, businesses, health, pages, qbo
 from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -58,6 +60,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         app.state.database, app.state.redis = database, redis
+        oauth_transport = HttpTransport()
+        app.state.qbo_connections = connections = ConnectionService.create(
+            sessionmaker=database.sessionmaker,
+            transport=oauth_transport,
+            discovery_url=settings.qbo_discovery_url,
+            client_id=settings.qbo_client_id,
+            client_secret=settings.qbo_client_secret.get_secret_value(),
+            redirect_uri=settings.qbo_redirect_uri,
+            secret_key=settings.secret_key.get_secret_value(),
+            encryption_keys=settings.encryption_keys.get_secret_value() if settings.encryption_keys else None,
+            redis_url=settings.redis_url,
+        )
         try:
             if settings.auto_migrate:
                 await upgrade_engine_to_head(database.engine)
@@ -71,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 logger.info("started", environment=settings.environment, embedded_sandbox=sandbox is not None)
                 yield
         finally:
+            await connections.aclose()
+            await oauth_transport.aclose()
             if redis is not None:
                 await redis.aclose()
             await database.dispose()
@@ -83,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for router in (health.router, auth.router, businesses.router, pages.router):
         app.include_router(router)
+    app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)
     return app

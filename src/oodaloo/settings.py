@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     qbo_redirect_uri: str = ""
     qbo_discovery_url: str = ""
     qbo_api_base_url: str = ""
+    # Fernet keys encrypting QBO tokens at rest, comma-separated, newest first (rotation: prepend a new key).
+    # Required in production; elsewhere, when unset, a key is derived from secret_key.
+    encryption_keys: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -77,11 +81,34 @@ class Settings(BaseSettings):
             )
         if self.demo_autologin:
             raise ValueError("OODALOO_DEMO_AUTOLOGIN cannot be enabled in production")
+        if self.encryption_keys is None or not self.encryption_keys.get_secret_value().strip():
+            raise ValueError(
+                "OODALOO_ENCRYPTION_KEYS must be set in production (comma-separated Fernet keys, newest first; "
+                "generate one with cryptography's Fernet.generate_key())"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_encryption_keys(self) -> Settings:
+        for key in (self.encryption_keys.get_secret_value() if self.encryption_keys else "").split(","):
+            if key.strip() and not _is_fernet_key(key.strip()):
+                # The value itself stays out of the message: it is a secret.
+                raise ValueError(
+                    "OODALOO_ENCRYPTION_KEYS holds a value that is not a Fernet key (32 url-safe base64 bytes)"
+                )
         return self
 
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        Fernet(key.encode())
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from oodaloo.settings import Settings
@@ -57,8 +58,9 @@ def test_production_refuses_placeholder_or_short_secret_keys(secret_key: str | N
 
 
 def test_production_accepts_a_strong_key_and_turns_dev_conveniences_off() -> None:
-    settings = Settings(environment="production", secret_key=STRONG_KEY)
+    keys = Fernet.generate_key().decode()
+    settings = Settings(environment="production", secret_key=STRONG_KEY, encryption_keys=keys)
     assert not settings.demo_autologin
     assert not settings.auto_migrate
     with pytest.raises(ValidationError, match="DEMO_AUTOLOGIN"):
-        Settings(environment="production", secret_key=STRONG_KEY, demo_autologin=True)
+        Settings(environment="production", secret_key=STRONG_KEY, encryption_keys=keys, demo_autologin=True)

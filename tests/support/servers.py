@@ -16,7 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 @contextlib.contextmanager
 def serve(app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", "off"] = "on") -> Iterator[str]:
     """Serve ``app`` on ``host`` at a free port; yields its base URL (no trailing slash)."""
-    config = uvicorn.Config(app, host=host, port=0, log_level="warning", lifespan=lifespan, access_log=False)
+    # log_config/log_level None: a test server must not reconfigure the process's logging (the app owns it).
+    config = uvicorn.Config(
+        app, host=host, port=0, log_level=None, lifespan=lifespan, access_log=False, log_config=None
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="test-server", daemon=True)
     thread.start()

@@ -1,0 +1,312 @@
+"""Background jobs on taskiq: reconciliation prompts enqueued after commit, the periodic sweep, and the runtimes that
+run them — in-process for the embedded default, a Redis queue with ``oodaloo worker`` / ``oodaloo scheduler`` in
+production.
+
+The database is the source of truth: a queued message is only a prompt to look at an action sooner. Every action
+row carries ``next_check_at``, and the periodic sweep finds whatever a lost, dropped or delayed message left behind.
+That is why the Redis broker is taskiq-redis's ``ListQueueBroker`` (LPUSH/BRPOP: simple, no consumer groups to set
+up or reclaim) rather than ``RedisStreamBroker``: acknowledgements and redelivery buy nothing when losing a message
+costs at most one sweep interval, and a reconciliation is safe to run twice anyway.
+
+Delays: a prompt carries ``not_before`` (wall-clock seconds) and the task sleeps until then; only short delays are
+prompted (``MAX_PROMPT_DELAY_SECONDS``) so sleeping tasks never crowd a worker — longer ones (the post-success drift
+check) are left to the sweep. The sweep runs every ``SWEEP_INTERVAL_SECONDS`` from taskiq's ``TaskiqScheduler`` with
+a ``LabelScheduleSource`` interval schedule (taskiq 0.13 supports whole-second intervals, so cron's one-minute
+granularity is no limit) in ``oodaloo scheduler``, and from a plain asyncio loop in the embedded app. Two
+schedulers would only sweep twice as often; reconciliation claims rows, so that is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends, TaskiqScheduler, TaskiqState
+from taskiq.cli.scheduler.args import SchedulerArgs
+from taskiq.cli.scheduler.run import run_scheduler as run_taskiq_scheduler
+from taskiq.kicker import AsyncKicker
+from taskiq.receiver import Receiver
+from taskiq.schedule_sources import LabelScheduleSource
+from taskiq_redis import ListQueueBroker
+
+from oodaloo.infra.logging import get_logger
+
+logger = get_logger("oodaloo.jobs")
+
+QUEUE_NAME = "oodaloo:jobs"
+RECONCILE_TASK = "oodaloo.actions.reconcile"
+SWEEP_TASK = "oodaloo.actions.sweep"
+SWEEP_INTERVAL_SECONDS = 15
+MAX_PROMPT_DELAY_SECONDS = 10.0
+# Tasks one worker process runs at once; more processes scale it out.
+WORKER_MAX_ASYNC_TASKS = 50
+# How long shutdown waits for running tasks (an unfinished reconciliation is picked up again by the sweep).
+SHUTDOWN_WAIT_SECONDS = 10.0
+SCHEDULER_LOOP_SECONDS = 1
+
+_PENDING_KEY = "oodaloo.jobs.pending_reconciliations"
+_LISTENING_KEY = "oodaloo.jobs.listening"
+
+
+class Reconciler(Protocol):
+    """What the jobs need: SmartSyncService (or anything settling actions the same way)."""
+
+    async def reconcile_action(self, action_id: UUID) -> object: ...
+
+    async def sweep(self) -> int: ...
+
+    async def aclose(self) -> None: ...
+
+
+# The hook `oodaloo worker` passes: builds the SmartSyncService with the domain handlers registered.
+Startup = Callable[[], Awaitable[Reconciler]]
+
+
+# ------------------------------------------------------------------------------------------------------- tasks
+async def reconcile_action(
+    action_id: str, context: Annotated[Context, TaskiqDepends()], not_before: float = 0.0
+) -> None:
+    """Settle one action, not before ``not_before`` (wall-clock seconds; a prompt may arrive early)."""
+    state = context.state
+    wait = min(not_before - time.time(), MAX_PROMPT_DELAY_SECONDS)
+    if wait > 0:
+        # Cut short by shutdown: the sweep will find the action when it is due.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), timeout=wait)
+        if state.stopping.is_set():
+            return
+    reconciler: Reconciler = state.reconciler
+    try:
+        await reconciler.reconcile_action(UUID(action_id))
+    except Exception:
+        logger.exception("jobs.reconcile_failed", action_id=action_id)
+        raise
+
+
+async def sweep_actions(context: Annotated[Context, TaskiqDepends()]) -> int:
+    """Reconcile every due action; one sweep at a time per process (a slow sweep is not stacked upon)."""
+    state = context.state
+    lock: asyncio.Lock = state.sweep_lock
+    if lock.locked():
+        return 0
+    reconciler: Reconciler = state.reconciler
+    async with lock:
+        try:
+            return await reconciler.sweep()
+        except Exception:
+            logger.exception("jobs.sweep_failed")
+            raise
+
+
+def make_broker(redis_url: str | None, *, queue_name: str = QUEUE_NAME) -> AsyncBroker:
+    """Redis (``ListQueueBroker``) when ``redis_url`` is set; otherwise taskiq's in-memory broker (runs in-process)."""
+    broker: AsyncBroker = (
+        ListQueueBroker(redis_url, queue_name=queue_name) if redis_url else InMemoryBroker(max_async_tasks=100)
+    )
+    broker.register_task(reconcile_action, task_name=RECONCILE_TASK)
+    broker.register_task(sweep_actions, task_name=SWEEP_TASK, schedule=[{"interval": SWEEP_INTERVAL_SECONDS}])
+    return broker
+
+
+def _attach(state: TaskiqState, reconciler: Reconciler) -> None:
+    state.reconciler = reconciler
+    state.sweep_lock = asyncio.Lock()
+    state.stopping = asyncio.Event()
+
+
+# ------------------------------------------------------------------------------------ enqueue after commit
+@dataclass
+class _Runtime:
+    """This process's queue: where prompts go, and (embedded) the loop that sweeps."""
+
+    broker: AsyncBroker
+    runs_tasks: bool  # this process executes the tasks (in-memory broker or worker), not only enqueues them
+    sweeper: asyncio.Task[None] | None = None
+    enqueues: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+_runtime: _Runtime | None = None
+
+
+def schedule_reconciliation(session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
+    """Prompt a reconciliation of ``action_id`` once ``session`` commits; a rollback drops it.
+
+    A savepoint rolled back keeps prompts recorded inside it: a needless prompt costs one look at the row.
+    """
+    sync_session = session.sync_session
+    sync_session.info.setdefault(_PENDING_KEY, []).append((action_id, delay_seconds))
+    if not sync_session.info.get(_LISTENING_KEY):
+        event.listen(sync_session, "after_commit", _after_commit)
+        event.listen(sync_session, "after_soft_rollback", _after_soft_rollback)
+        sync_session.info[_LISTENING_KEY] = True
+
+
+def _after_commit(session: Session) -> None:
+    for action_id, delay_seconds in session.info.pop(_PENDING_KEY, []):
+        _enqueue_soon(action_id, delay_seconds)
+
+
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint or a failed flush
+        session.info.pop(_PENDING_KEY, None)
+
+
+def _enqueue_soon(action_id: UUID, delay_seconds: float) -> None:
+    runtime = _runtime
+    if runtime is None or delay_seconds > MAX_PROMPT_DELAY_SECONDS:
+        return  # no queue in this process (e.g. a CLI command), or too far off: the sweep will find it when due
+    # after_commit runs inside the event loop (AsyncSession drives the sync session from it); kick without blocking.
+    task = asyncio.get_running_loop().create_task(_kick_reconcile(runtime.broker, action_id, delay_seconds))
+    runtime.enqueues.add(task)
+    task.add_done_callback(runtime.enqueues.discard)
+
+
+async def _kick_reconcile(broker: AsyncBroker, action_id: UUID, delay_seconds: float) -> None:
+    try:
+        kicker: AsyncKicker[..., Any] = AsyncKicker(RECONCILE_TASK, broker, {})
+        await kicker.kiq(action_id=str(action_id), not_before=time.time() + delay_seconds)
+    except Exception as error:
+        logger.warning("jobs.enqueue_failed", action_id=str(action_id), error=repr(error))
+
+
+async def _kick_sweep(broker: AsyncBroker) -> None:
+    kicker: AsyncKicker[..., Any] = AsyncKicker(SWEEP_TASK, broker, {})
+    await kicker.kiq()
+
+
+# ------------------------------------------------------------------------------------------------- runtimes
+async def start_in_process(
+    sync: Reconciler,
+    *,
+    redis_url: str | None = None,
+    queue_name: str = QUEUE_NAME,
+    sweep_interval_seconds: float = SWEEP_INTERVAL_SECONDS,
+) -> None:
+    """For the app's lifespan. Without ``redis_url``: tasks run in this process and it sweeps every interval. With
+    it: this process only enqueues; ``oodaloo worker`` runs the tasks and ``oodaloo scheduler`` the sweeps."""
+    global _runtime
+    if _runtime is not None:
+        raise RuntimeError("the job queue is already started in this process")
+    broker = make_broker(redis_url, queue_name=queue_name)
+    runtime = _Runtime(broker, runs_tasks=redis_url is None)
+    if redis_url is None:
+        _attach(broker.state, sync)
+    await broker.startup()
+    if redis_url is None:
+        runtime.sweeper = asyncio.create_task(_sweep_every(broker, sweep_interval_seconds), name="oodaloo-sweeper")
+    _runtime = runtime
+    logger.info("jobs.started", broker=type(broker).__name__, in_process=redis_url is None)
+
+
+async def stop_in_process() -> None:
+    """Stop what ``start_in_process`` started: the sweep loop, queued prompts (waiting at most a few seconds)."""
+    global _runtime
+    runtime, _runtime = _runtime, None
+    if runtime is None:
+        return
+    if runtime.sweeper is not None:
+        runtime.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.sweeper
+    await _drain(runtime)
+    await runtime.broker.shutdown()
+
+
+async def _drain(runtime: _Runtime) -> None:
+    """Let enqueues finish and (in-memory broker) running tasks end; prompts still sleeping return at once."""
+    if runtime.runs_tasks:
+        runtime.broker.state.stopping.set()
+    await asyncio.gather(*runtime.enqueues, return_exceptions=True)
+    if isinstance(runtime.broker, InMemoryBroker):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.broker.wait_all(), SHUTDOWN_WAIT_SECONDS)
+
+
+async def _sweep_every(broker: AsyncBroker, interval_seconds: float) -> None:
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            await _kick_sweep(broker)
+        except Exception as error:
+            logger.warning("jobs.sweep_enqueue_failed", error=repr(error))
+
+
+async def run_worker(
+    *,
+    redis_url: str,
+    startup: Startup,
+    queue_name: str = QUEUE_NAME,
+    stop: asyncio.Event | None = None,
+    max_async_tasks: int = WORKER_MAX_ASYNC_TASKS,
+) -> None:
+    """``oodaloo worker``: consume the Redis queue until ``stop`` is set (default: SIGTERM/SIGINT).
+
+    ``startup`` builds the SmartSyncService with every action handler registered; it is closed on the way out.
+    """
+    stop = stop or _stop_on_signals()
+    broker = make_broker(redis_url, queue_name=queue_name)
+    broker.is_worker_process = True
+    reconciler = await startup()
+    global _runtime
+    _runtime = _Runtime(broker, runs_tasks=True)  # prompts scheduled by the tasks go back onto the queue
+    _attach(broker.state, reconciler)
+    # Prompts still sleeping toward their not_before return as soon as shutdown begins, not after their delay.
+    relay = asyncio.create_task(_set_when(stop, broker.state.stopping))
+    try:
+        receiver = Receiver(
+            broker,
+            max_async_tasks=max_async_tasks,
+            propagate_exceptions=False,
+            wait_tasks_timeout=SHUTDOWN_WAIT_SECONDS,
+        )
+        logger.info("jobs.worker_started", queue=queue_name)
+        await receiver.listen(stop)
+    finally:
+        relay.cancel()
+        runtime, _runtime = _runtime, None
+        if runtime is not None:
+            await _drain(runtime)
+        await broker.shutdown()
+        await reconciler.aclose()
+        logger.info("jobs.worker_stopped")
+
+
+async def run_scheduler(*, redis_url: str, queue_name: str = QUEUE_NAME, stop: asyncio.Event | None = None) -> None:
+    """``oodaloo scheduler``: enqueue the sweep every SWEEP_INTERVAL_SECONDS until ``stop`` is set."""
+    stop = stop or _stop_on_signals()
+    broker = make_broker(redis_url, queue_name=queue_name)
+    scheduler = TaskiqScheduler(broker, sources=[LabelScheduleSource(broker)])
+    args = SchedulerArgs(scheduler=scheduler, modules=[], configure_logging=False, loop_interval=SCHEDULER_LOOP_SECONDS)
+    running = asyncio.create_task(run_taskiq_scheduler(args), name="oodaloo-scheduler")
+    logger.info("jobs.scheduler_started", queue=queue_name, interval_seconds=SWEEP_INTERVAL_SECONDS)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running  # taskiq shuts the broker down when cancelled
+        logger.info("jobs.scheduler_stopped")
+
+
+async def _set_when(trigger: asyncio.Event, target: asyncio.Event) -> None:
+    await trigger.wait()
+    target.set()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop

@@ -1,0 +1,333 @@
+"""Background jobs: prompts enqueued only when the transaction commits, the in-memory broker running reconciliations
+in-process, and on Redis a separate worker process consuming them and the scheduler's sweeps.
+
+Run as ``python -m tests.infra.jobs.test_queue '<json>'`` this module is that worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from sqlalchemy import text, update
+
+from oodaloo.infra.db.base import utcnow
+from oodaloo.infra.db.engine import Database
+from oodaloo.infra.db.session import unit_of_work
+from oodaloo.infra.jobs import queue
+from oodaloo.infra.jobs.actions import ActionOutcome
+from oodaloo.infra.jobs.models import ActionStatus, QBOAction
+from oodaloo.infra.jobs.smart_sync import SmartSyncService
+from tests.infra.jobs.test_actions import (
+    SINGLE_ATTEMPT,
+    BillHandler,
+    SandboxCredentials,
+    Tenant,
+    bill_refs,
+    bills_marked,
+    database,
+    inject,
+    key,
+    qbo,
+    sandbox,
+    tenant,
+)
+from tests.sandbox.conftest import RunningSandbox
+
+__all__ = ["bill_refs", "database", "qbo", "sandbox", "tenant"]  # fixtures shared with test_actions
+
+pytestmark = pytest.mark.timeout(60)
+
+REDIS_URL = os.environ.get("OODALOO_TEST_REDIS_URL")
+needs_redis = pytest.mark.skipif(REDIS_URL is None, reason="OODALOO_TEST_REDIS_URL is not set")
+WORKER_KIND = "test.queue.bill"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
+    """Wait (bounded) until ``condition`` holds: the jobs under test run elsewhere, on their own time."""
+    give_up = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < give_up, "the job did not run in time"
+        await asyncio.sleep(0.05)
+
+
+class RecordingReconciler:
+    """Stands in for SmartSyncService where only the queue's wiring is under test."""
+
+    def __init__(self) -> None:
+        self.reconciled: list[uuid.UUID] = []
+        self.sweeps = 0
+
+    async def reconcile_action(self, action_id: uuid.UUID) -> object:
+        self.reconciled.append(action_id)
+        return None
+
+    async def sweep(self) -> int:
+        self.sweeps += 1
+        return 0
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def stopped_queue() -> AsyncIterator[None]:
+    yield
+    await queue.stop_in_process()
+
+
+async def status_of(database: Database, action_id: uuid.UUID) -> QBOAction:
+    async with database.sessionmaker() as session:
+        row = await session.get(QBOAction, action_id)
+        assert row is not None
+        return row
+
+
+def service_with_handler(sandbox_url: str, realm_id: str, database: Database, kind: str) -> SmartSyncService:
+    """SmartSync with the test's Bill handler registered for ``kind``, as the app or a worker would build it."""
+    sync = SmartSyncService.create(
+        api_base_url=sandbox_url, sessionmaker=database.sessionmaker, retry_policies=SINGLE_ATTEMPT
+    )
+    credentials = SandboxCredentials(sandbox_url, realm_id)
+
+    async def factory(business_id: uuid.UUID, realm_id: str) -> BillHandler:
+        return BillHandler(sync, credentials, realm_id)
+
+    sync.register_action(kind, factory)
+    return sync
+
+
+async def execute(
+    sync: SmartSyncService, tenant: Tenant, sandbox: RunningSandbox, kind: str, refs: dict[str, str]
+) -> ActionOutcome:
+    return await sync.execute_action(
+        business_id=tenant.business_id,
+        realm_id=sandbox.realm_id,
+        kind=kind,
+        idempotency_key=key(),
+        payload={**refs, "amount": Decimal("64.00")},
+        user_id=tenant.user_id,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ in-process
+async def test_prompts_are_enqueued_only_when_the_transaction_commits(database: Database, stopped_queue: None) -> None:
+    reconciler = RecordingReconciler()
+    await queue.start_in_process(reconciler)
+    committed, rolled_back, far_off = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    async with unit_of_work(database.sessionmaker) as session:
+        await session.execute(text("SELECT 1"))
+        queue.schedule_reconciliation(session, committed, delay_seconds=0)
+        queue.schedule_reconciliation(session, far_off, delay_seconds=queue.MAX_PROMPT_DELAY_SECONDS + 1)
+        assert reconciler.reconciled == []  # nothing before the commit
+
+    async def failing_request() -> None:
+        async with unit_of_work(database.sessionmaker) as session:
+            await session.execute(text("SELECT 1"))
+            queue.schedule_reconciliation(session, rolled_back, delay_seconds=0)
+            raise RuntimeError("the request failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_request()
+    await eventually(lambda: _has(reconciler.reconciled, committed))
+    await queue.stop_in_process()  # drains whatever else was enqueued
+
+    # The far-off check is left to the sweep (next_check_at); the rolled-back one never existed.
+    assert reconciler.reconciled == [committed]
+
+
+async def _has(items: list[uuid.UUID], item: uuid.UUID) -> bool:
+    return item in items
+
+
+async def test_the_embedded_queue_sweeps_periodically(stopped_queue: None) -> None:
+    reconciler = RecordingReconciler()
+    await queue.start_in_process(reconciler, sweep_interval_seconds=0.05)
+
+    async def swept_twice() -> bool:
+        return reconciler.sweeps >= 2
+
+    await eventually(swept_twice)
+
+
+async def test_the_in_memory_broker_settles_an_unclear_action(
+    sandbox: RunningSandbox,
+    database: Database,
+    tenant: Tenant,
+    bill_refs: dict[str, str],
+    stopped_queue: None,
+) -> None:
+    kind = f"test.queue.{uuid.uuid4().hex[:8]}"
+    sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, kind)
+    try:
+        await queue.start_in_process(sync)
+        inject(sandbox, "lost_response")
+        unclear = await execute(sync, tenant, sandbox, kind, bill_refs)
+        assert unclear.status is ActionStatus.PENDING_VERIFICATION
+
+        async def settled() -> bool:
+            return (await status_of(database, unclear.action_id)).status is ActionStatus.SUCCEEDED
+
+        await eventually(settled)
+        assert len(bills_marked(sandbox, unclear.action_id)) == 1
+    finally:
+        await queue.stop_in_process()
+        await sync.aclose()
+
+
+# ----------------------------------------------------------------------------------------------------- Redis
+@pytest.fixture(scope="module")
+def queue_name() -> str:
+    return f"oodaloo:test-jobs:{uuid.uuid4().hex}"
+
+
+@pytest.fixture(scope="module")
+def worker(
+    sandbox: RunningSandbox, database_url: str, queue_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``run_worker`` in a process of its own, as ``oodaloo worker`` runs it."""
+    assert REDIS_URL is not None
+    config = {
+        "database_url": database_url,
+        "sandbox_url": sandbox.base_url,
+        "realm_id": sandbox.realm_id,
+        "redis_url": REDIS_URL,
+        "queue_name": queue_name,
+    }
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.infra.jobs.test_queue", json.dumps(config)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            exit_code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            print(log_path.read_text())
+        assert exit_code == 0, "the worker did not shut down cleanly"
+
+
+@needs_redis
+async def test_a_worker_process_consumes_the_reconciliation(
+    worker: subprocess.Popen[bytes],
+    queue_name: str,
+    sandbox: RunningSandbox,
+    database: Database,
+    tenant: Tenant,
+    bill_refs: dict[str, str],
+    stopped_queue: None,
+) -> None:
+    assert REDIS_URL is not None
+    # This process (like the web app in production) only enqueues; the worker process settles the action.
+    sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, WORKER_KIND)
+    try:
+        await queue.start_in_process(sync, redis_url=REDIS_URL, queue_name=queue_name)
+        inject(sandbox, "lost_response")
+        unclear = await execute(sync, tenant, sandbox, WORKER_KIND, bill_refs)
+        assert unclear.status is ActionStatus.PENDING_VERIFICATION
+
+        async def settled() -> bool:
+            assert worker.poll() is None, "the worker process exited"
+            return (await status_of(database, unclear.action_id)).status is ActionStatus.SUCCEEDED
+
+        await eventually(settled)
+        assert len(bills_marked(sandbox, unclear.action_id)) == 1
+    finally:
+        await queue.stop_in_process()
+        await sync.aclose()
+
+
+@needs_redis
+async def test_the_scheduler_has_a_worker_sweep_up_an_abandoned_action(
+    worker: subprocess.Popen[bytes],
+    queue_name: str,
+    sandbox: RunningSandbox,
+    database: Database,
+    tenant: Tenant,
+    bill_refs: dict[str, str],
+) -> None:
+    assert REDIS_URL is not None
+    sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, WORKER_KIND)
+    try:
+        done = await execute(sync, tenant, sandbox, WORKER_KIND, bill_refs)
+    finally:
+        await sync.aclose()
+    async with unit_of_work(database.sessionmaker) as session:  # as if its process died mid-send
+        await session.execute(
+            update(QBOAction)
+            .where(QBOAction.id == done.action_id)
+            .values(status=ActionStatus.IN_FLIGHT, qbo_id=None, updated_at=utcnow() - timedelta(hours=1))
+        )
+    stop = asyncio.Event()
+    scheduler = asyncio.create_task(queue.run_scheduler(redis_url=REDIS_URL, queue_name=queue_name, stop=stop))
+    try:
+
+        async def swept() -> bool:
+            assert not scheduler.done(), "the scheduler stopped"
+            row = await status_of(database, done.action_id)
+            return row.status is ActionStatus.SUCCEEDED and row.qbo_id == done.qbo_id
+
+        await eventually(swept)
+    finally:
+        stop.set()
+        await asyncio.wait_for(scheduler, timeout=10)
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        await client.delete(queue_name)
+    finally:
+        await client.aclose()
+
+
+# --------------------------------------------------------------------------------------------- the worker process
+class _WorkerServices:
+    """What the worker's startup hook returns: SmartSync with the test's handler, closing its database too."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.database = Database(config["database_url"])
+        self.sync = service_with_handler(config["sandbox_url"], config["realm_id"], self.database, WORKER_KIND)
+
+    async def reconcile_action(self, action_id: uuid.UUID) -> object:
+        return await self.sync.reconcile_action(action_id)
+
+    async def sweep(self) -> int:
+        return await self.sync.sweep()
+
+    async def aclose(self) -> None:
+        await self.sync.aclose()
+        await self.database.dispose()
+
+
+async def _work(config: dict[str, Any]) -> None:
+    async def startup() -> queue.Reconciler:
+        return _WorkerServices(config)
+
+    await queue.run_worker(redis_url=config["redis_url"], startup=startup, queue_name=config["queue_name"])
+
+
+if __name__ == "__main__":
+    asyncio.run(_work(json.loads(sys.argv[1])))
