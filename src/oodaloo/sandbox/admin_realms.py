@@ -57,7 +57,10 @@ def realm_admin_routes(store: Store) -> list[BaseRoute]:
             return _error(422, "seed must be an integer")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
             return _error(422, "size must be a positive integer or null")
-        realm = store.create_realm(scenario=scenario, seed=seed, size=size)
+        try:
+            realm = store.create_realm(scenario=scenario, seed=seed, size=size)
+        except ValueError as error:  # e.g. a size too small for 12-18 months of books
+            return _error(422, str(error))
         return JSONResponse(_summary(realm), status_code=201)
 
     async def get_realm(request: Request) -> Response:
