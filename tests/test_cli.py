@@ -73,3 +73,17 @@ def test_migrate_then_check_migrations_through_the_console_script(tmp_path: Path
     checked = runner.invoke(app, ["check-migrations"], env={"OODALOO_DATABASE_URL": url})
     assert checked.exit_code == 0, checked.output
     assert "agree" in checked.output
+
+
+def test_worker_and_scheduler_are_listed() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "worker" in result.output
+    assert "scheduler" in result.output
+
+
+def test_worker_and_scheduler_need_a_redis_url() -> None:
+    for command in ("worker", "scheduler"):
+        result = runner.invoke(app, [command], env={"OODALOO_REDIS_URL": ""})
+        assert result.exit_code == 2, result.output
+        assert "OODALOO_REDIS_URL" in result.output

@@ -1,9 +1,10 @@
-"""The ``oodaloo`` command: run the app, apply or check migrations, serve the standalone QBO sandbox."""
+"""The ``oodaloo`` command: run the app, its background worker and scheduler, apply or check migrations, serve the
+standalone QBO sandbox."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +19,9 @@ from oodaloo.sandbox.config import (
     Scenario,
 )
 from oodaloo.settings import Settings
+
+if TYPE_CHECKING:
+    from oodaloo.wiring import QBORuntime
 
 app = typer.Typer(help="Oodaloo: a weekly cash-runway console for QuickBooks Online.", no_args_is_help=True)
 
@@ -74,6 +78,52 @@ def check_migrations() -> None:
         typer.echo(f"Models and migrations differ: {drift}", err=True)
         raise typer.Exit(1) from None
     typer.echo("Models and migrations agree.")
+
+
+def _redis_url(command: str) -> str:
+    """The Redis queue ``command`` consumes or feeds; without one there is nothing to run (the app does it all)."""
+    url = Settings().redis_url
+    if not url:
+        typer.echo(
+            f"oodaloo {command} needs OODALOO_REDIS_URL (e.g. redis://127.0.0.1:6379/0): it runs the app's background "
+            "jobs from a Redis queue. Without Redis the app runs them itself, and no worker or scheduler is needed.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return url
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs (reconciling QuickBooks actions) from the Redis queue until SIGTERM/SIGINT."""
+    import asyncio
+
+    from oodaloo.infra.jobs.smart_sync import run_worker
+    from oodaloo.infra.logging import configure_logging
+    from oodaloo.wiring import worker_runtime
+
+    redis_url = _redis_url("worker")
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def startup() -> QBORuntime:
+        return await worker_runtime(settings)
+
+    asyncio.run(run_worker(redis_url=redis_url, startup=startup))
+
+
+@app.command()
+def scheduler() -> None:
+    """Enqueue the periodic reconciliation sweep on the Redis queue until SIGTERM/SIGINT (run one or two)."""
+    import asyncio
+
+    from oodaloo.infra.jobs.smart_sync import run_scheduler
+    from oodaloo.infra.logging import configure_logging
+
+    redis_url = _redis_url("scheduler")
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_scheduler(redis_url=redis_url))
 
 
 @app.command()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,18 +13,20 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from oodaloo.domains.core.demo import ensure_demo
-from oodaloo.domains.qbo.auth import ConnectionService
+from oodaloo.domains.core.models import User
+from oodaloo.domains.core.service import BusinessService
 from oodaloo.infra.auth.csrf import CsrfSigner
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
-from oodaloo.infra.http import HttpTransport
+from oodaloo.infra.jobs.smart_sync import JobQueue
 from oodaloo.infra.logging import configure_logging, get_logger
 from oodaloo.infra.metrics import HttpMetrics
 from oodaloo.infra.web.errors import install_error_handlers
 from oodaloo.infra.web.middleware import RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
-from oodaloo.runway.routes import auth, businesses, health, pages, qbo
+from oodaloo.runway.routes import actions, auth, bills, businesses, health, pages, qbo
 from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings, get_settings
+from oodaloo.wiring import QBORuntime, build_runtime, connect_demo_when_ready
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -60,33 +64,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         app.state.database, app.state.redis = database, redis
-        oauth_transport = HttpTransport()
-        app.state.qbo_connections = connections = ConnectionService.create(
-            sessionmaker=database.sessionmaker,
-            transport=oauth_transport,
-            discovery_url=settings.qbo_discovery_url,
-            client_id=settings.qbo_client_id,
-            client_secret=settings.qbo_client_secret.get_secret_value(),
-            redirect_uri=settings.qbo_redirect_uri,
-            secret_key=settings.secret_key.get_secret_value(),
-            encryption_keys=settings.encryption_keys.get_secret_value() if settings.encryption_keys else None,
-            redis_url=settings.redis_url,
-        )
+        runtime = build_runtime(settings, database.sessionmaker)
+        app.state.qbo_connections, app.state.smart_sync = runtime.connections, runtime.sync
         try:
             if settings.auto_migrate:
                 await upgrade_engine_to_head(database.engine)
+            demo: tuple[User, uuid.UUID] | None = None
             if embedded is not None:
-                async with unit_of_work(database.sessionmaker) as session:
-                    await ensure_demo(session, scenario=embedded.scenario, realm_id=embedded.realm_id)
+                demo = await _ensure_demo(database, embedded)
             async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(_job_queue(runtime, settings))
                 if sandbox is not None:
                     # Starlette runs only the outer app's lifespan; a mounted app's must be entered by hand.
                     await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
+                if demo is not None:
+                    await stack.enter_async_context(_background(_connect_demo(runtime, database, settings, demo)))
                 logger.info("started", environment=settings.environment, embedded_sandbox=sandbox is not None)
                 yield
         finally:
-            await connections.aclose()
-            await oauth_transport.aclose()
+            await runtime.aclose()
             if redis is not None:
                 await redis.aclose()
             await database.dispose()
@@ -97,12 +93,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.csrf = CsrfSigner(settings.secret_key.get_secret_value())
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
-    for router in (health.router, auth.router, businesses.router, pages.router):
+    for router in (health.router, auth.router, businesses.router, pages.router, bills.router, actions.router):
         app.include_router(router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)
     return app
+
+
+async def _ensure_demo(database: Database, embedded: SandboxConfig) -> tuple[User, uuid.UUID]:
+    """The demo user and the demo business linked to the sandbox realm, created when missing."""
+    async with unit_of_work(database.sessionmaker) as session:
+        user = await ensure_demo(session, scenario=embedded.scenario, realm_id=embedded.realm_id)
+        entries = await BusinessService(session).list_for(user)
+        business_id = next(entry.business.id for entry in entries if entry.business.qbo_realm_id == embedded.realm_id)
+    return user, business_id
+
+
+async def _connect_demo(
+    runtime: QBORuntime, database: Database, settings: Settings, demo: tuple[User, uuid.UUID]
+) -> None:
+    user, business_id = demo
+    await connect_demo_when_ready(
+        runtime, database.sessionmaker, user=user, business_id=business_id, discovery_url=settings.qbo_discovery_url
+    )
+
+
+@contextlib.asynccontextmanager
+async def _job_queue(runtime: QBORuntime, settings: Settings) -> AsyncIterator[None]:
+    """This app's reconciliation jobs: run in this process (embedded), or only enqueued for ``oodaloo worker``
+    (Redis). The queue is the app's own, so apps sharing a process (tests serve several) each settle their actions."""
+    job_queue = await JobQueue.start_in_process(
+        runtime.sync, redis_url=settings.redis_url, sweep_interval_seconds=settings.sweep_interval_seconds
+    )
+    try:
+        yield
+    finally:
+        await job_queue.stop()
+
+
+@contextlib.asynccontextmanager
+async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``work`` while the block runs; cancelled (if still running) when it ends."""
+    task = asyncio.create_task(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 _app: FastAPI | None = None

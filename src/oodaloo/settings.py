@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     # Required in production; elsewhere, when unset, a key is derived from secret_key.
     encryption_keys: SecretStr | None = None
 
+    # Exactly-once QBO actions (SmartSync's action log). How long a user waits on QuickBooks for one action before
+    # the answer becomes "being confirmed" (202) and the reconciler takes over.
+    action_deadline_seconds: float = Field(default=8.0, gt=0, le=120)
+    # An in-flight/pending action untouched this long is taken to belong to a dead process (unset: 300 s).
+    reconcile_stale_seconds: float | None = Field(default=None, gt=0)
+    # Base of the exponential backoff between checks of an unconfirmed action (unset: 5 s).
+    reconcile_backoff_seconds: float | None = Field(default=None, gt=0)
+    # How often the embedded app sweeps for due reconciliations (``oodaloo scheduler`` uses the queue's interval).
+    sweep_interval_seconds: float = Field(default=15.0, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _environment_defaults(cls, data: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.core.models import Business, User
 from oodaloo.infra.db.base import utcnow
@@ -462,6 +463,42 @@ async def test_the_drift_check_records_an_object_deleted_in_quickbooks(harness: 
             .all()
         )
     assert [a.subject for a in drifts] == [f"Bill {deleted.qbo_id}"]
+
+
+class RecordingScheduler:
+    """Stands in for the app's JobQueue: the prompts the action log sends it."""
+
+    def __init__(self) -> None:
+        self.prompts: list[tuple[uuid.UUID, float]] = []
+
+    def schedule_reconciliation(self, session: AsyncSession, action_id: uuid.UUID, *, delay_seconds: float) -> None:
+        self.prompts.append((action_id, delay_seconds))
+
+
+async def test_outcomes_to_check_prompt_the_attached_queue_and_none_once_detached(harness: Harness) -> None:
+    scheduler = RecordingScheduler()
+    harness.log.use_scheduler(scheduler)
+    harness.inject("lost_response")
+    unclear = await harness.execute(key())
+    done = await harness.execute(key())
+    refused = await harness.execute(key(), vendor_id="999999")
+    harness.log.use_scheduler(None)
+    unattached = await harness.execute(key())
+
+    assert (unclear.status, done.status, refused.status) == (
+        ActionStatus.PENDING_VERIFICATION,
+        ActionStatus.SUCCEEDED,
+        ActionStatus.FAILED,
+    )
+    policy = ReconcilePolicy()
+    # The unclear one is checked soon, the success's drift check later; a final failure needs no check.
+    assert scheduler.prompts == [
+        (unclear.action_id, policy.first_check_delay_seconds),
+        (done.action_id, policy.drift_check_delay_seconds),
+    ]
+    assert unattached.status is ActionStatus.SUCCEEDED
+    row = await harness.row(unattached.action_id)
+    assert row.next_check_at is not None  # without a queue the sweep still finds it when due
 
 
 async def test_an_unregistered_kind_is_refused_before_anything_is_recorded(harness: Harness) -> None:

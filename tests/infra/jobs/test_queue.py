@@ -1,5 +1,6 @@
-"""Background jobs: prompts enqueued only when the transaction commits, the in-memory broker running reconciliations
-in-process, and on Redis a separate worker process consuming them and the scheduler's sweeps.
+"""Background jobs: prompts enqueued only when the transaction commits and only on the queue of the app that made
+them, the in-memory broker running reconciliations in-process, and on Redis a separate worker process consuming them
+and the scheduler's sweeps.
 
 Run as ``python -m tests.infra.jobs.test_queue '<json>'`` this module is that worker process.
 """
@@ -28,8 +29,9 @@ from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs import queue
-from oodaloo.infra.jobs.actions import ActionOutcome
+from oodaloo.infra.jobs.actions import ActionOutcome, ReconcilePolicy
 from oodaloo.infra.jobs.models import ActionStatus, QBOAction
+from oodaloo.infra.jobs.queue import JobQueue
 from oodaloo.infra.jobs.smart_sync import SmartSyncService
 from tests.infra.jobs.test_actions import (
     SINGLE_ATTEMPT,
@@ -71,6 +73,7 @@ class RecordingReconciler:
     def __init__(self) -> None:
         self.reconciled: list[uuid.UUID] = []
         self.sweeps = 0
+        self.job_queue: JobQueue | None = None
 
     async def reconcile_action(self, action_id: uuid.UUID) -> object:
         self.reconciled.append(action_id)
@@ -80,14 +83,29 @@ class RecordingReconciler:
         self.sweeps += 1
         return 0
 
+    def use_job_queue(self, job_queue: JobQueue | None) -> None:
+        self.job_queue = job_queue
+
     async def aclose(self) -> None:
         return None
 
 
+StartQueue = Callable[..., Awaitable[JobQueue]]
+
+
 @pytest.fixture
-async def stopped_queue() -> AsyncIterator[None]:
-    yield
-    await queue.stop_in_process()
+async def start_queue() -> AsyncIterator[StartQueue]:
+    """``JobQueue.start_in_process``, with every queue the test started stopped at the end (stopping twice is fine)."""
+    started: list[JobQueue] = []
+
+    async def start(reconciler: queue.Reconciler, **options: Any) -> JobQueue:
+        job_queue = await JobQueue.start_in_process(reconciler, **options)
+        started.append(job_queue)
+        return job_queue
+
+    yield start
+    for job_queue in started:
+        await job_queue.stop()
 
 
 async def status_of(database: Database, action_id: uuid.UUID) -> QBOAction:
@@ -97,10 +115,15 @@ async def status_of(database: Database, action_id: uuid.UUID) -> QBOAction:
         return row
 
 
-def service_with_handler(sandbox_url: str, realm_id: str, database: Database, kind: str) -> SmartSyncService:
+def service_with_handler(
+    sandbox_url: str, realm_id: str, database: Database, kind: str, policy: ReconcilePolicy | None = None
+) -> SmartSyncService:
     """SmartSync with the test's Bill handler registered for ``kind``, as the app or a worker would build it."""
     sync = SmartSyncService.create(
-        api_base_url=sandbox_url, sessionmaker=database.sessionmaker, retry_policies=SINGLE_ATTEMPT
+        api_base_url=sandbox_url,
+        sessionmaker=database.sessionmaker,
+        retry_policies=SINGLE_ATTEMPT,
+        reconcile_policy=policy,
     )
     credentials = SandboxCredentials(sandbox_url, realm_id)
 
@@ -125,39 +148,60 @@ async def execute(
 
 
 # ------------------------------------------------------------------------------------------------ in-process
-async def test_prompts_are_enqueued_only_when_the_transaction_commits(database: Database, stopped_queue: None) -> None:
+async def test_prompts_are_enqueued_only_when_the_transaction_commits(
+    database: Database, start_queue: StartQueue
+) -> None:
     reconciler = RecordingReconciler()
-    await queue.start_in_process(reconciler)
+    job_queue = await start_queue(reconciler)
+    assert reconciler.job_queue is job_queue  # starting the queue attaches it to the app's reconciler
     committed, rolled_back, far_off = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
     async with unit_of_work(database.sessionmaker) as session:
         await session.execute(text("SELECT 1"))
-        queue.schedule_reconciliation(session, committed, delay_seconds=0)
-        queue.schedule_reconciliation(session, far_off, delay_seconds=queue.MAX_PROMPT_DELAY_SECONDS + 1)
+        job_queue.schedule_reconciliation(session, committed, delay_seconds=0)
+        job_queue.schedule_reconciliation(session, far_off, delay_seconds=queue.MAX_PROMPT_DELAY_SECONDS + 1)
         assert reconciler.reconciled == []  # nothing before the commit
 
     async def failing_request() -> None:
         async with unit_of_work(database.sessionmaker) as session:
             await session.execute(text("SELECT 1"))
-            queue.schedule_reconciliation(session, rolled_back, delay_seconds=0)
+            job_queue.schedule_reconciliation(session, rolled_back, delay_seconds=0)
             raise RuntimeError("the request failed")
 
     with pytest.raises(RuntimeError):
         await failing_request()
     await eventually(lambda: _has(reconciler.reconciled, committed))
-    await queue.stop_in_process()  # drains whatever else was enqueued
+    await job_queue.stop()  # drains whatever else was enqueued
 
     # The far-off check is left to the sweep (next_check_at); the rolled-back one never existed.
     assert reconciler.reconciled == [committed]
+    assert reconciler.job_queue is None  # a stopped queue sends nothing more
 
 
 async def _has(items: list[uuid.UUID], item: uuid.UUID) -> bool:
     return item in items
 
 
-async def test_the_embedded_queue_sweeps_periodically(stopped_queue: None) -> None:
+async def test_each_queue_in_a_process_gets_only_its_own_prompts(database: Database, start_queue: StartQueue) -> None:
+    first, second = RecordingReconciler(), RecordingReconciler()
+    first_queue, second_queue = await start_queue(first), await start_queue(second)
+    for_first, for_second = uuid.uuid4(), uuid.uuid4()
+
+    async with unit_of_work(database.sessionmaker) as session:  # one transaction prompting both queues
+        await session.execute(text("SELECT 1"))
+        first_queue.schedule_reconciliation(session, for_first, delay_seconds=0)
+        second_queue.schedule_reconciliation(session, for_second, delay_seconds=0)
+    await eventually(lambda: _has(first.reconciled, for_first))
+    await eventually(lambda: _has(second.reconciled, for_second))
+    await first_queue.stop()
+    await second_queue.stop()
+
+    assert (first.reconciled, second.reconciled) == ([for_first], [for_second])
+
+
+async def test_the_embedded_queue_sweeps_periodically(start_queue: StartQueue) -> None:
     reconciler = RecordingReconciler()
-    await queue.start_in_process(reconciler, sweep_interval_seconds=0.05)
+    await start_queue(reconciler, sweep_interval_seconds=0.05)
 
     async def swept_twice() -> bool:
         return reconciler.sweeps >= 2
@@ -170,12 +214,12 @@ async def test_the_in_memory_broker_settles_an_unclear_action(
     database: Database,
     tenant: Tenant,
     bill_refs: dict[str, str],
-    stopped_queue: None,
+    start_queue: StartQueue,
 ) -> None:
     kind = f"test.queue.{uuid.uuid4().hex[:8]}"
     sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, kind)
+    job_queue = await start_queue(sync)
     try:
-        await queue.start_in_process(sync)
         inject(sandbox, "lost_response")
         unclear = await execute(sync, tenant, sandbox, kind, bill_refs)
         assert unclear.status is ActionStatus.PENDING_VERIFICATION
@@ -186,8 +230,41 @@ async def test_the_in_memory_broker_settles_an_unclear_action(
         await eventually(settled)
         assert len(bills_marked(sandbox, unclear.action_id)) == 1
     finally:
-        await queue.stop_in_process()
+        await job_queue.stop()
         await sync.aclose()
+
+
+async def test_two_apps_in_one_process_each_settle_their_own_actions(
+    sandbox: RunningSandbox,
+    database: Database,
+    tenant: Tenant,
+    bill_refs: dict[str, str],
+    start_queue: StartQueue,
+) -> None:
+    # Each service knows only its own kind: a prompt reaching the other app's queue would find no handler there and
+    # be put off for minutes. No sweep runs during the test, so only the prompts can settle the actions.
+    # The checks wait a little, so that neither takes the lost response injected for the other write.
+    quick_check = ReconcilePolicy(first_check_delay_seconds=0.5)
+    kinds = [f"test.queue.{app}.{uuid.uuid4().hex[:8]}" for app in ("one", "two")]
+    services = [service_with_handler(sandbox.base_url, sandbox.realm_id, database, kind, quick_check) for kind in kinds]
+    queues = [await start_queue(sync, sweep_interval_seconds=3600) for sync in services]
+    try:
+        inject(sandbox, "lost_response", count=2)
+        unclear = await asyncio.gather(
+            *(execute(sync, tenant, sandbox, kind, bill_refs) for sync, kind in zip(services, kinds, strict=True))
+        )
+        assert [outcome.status for outcome in unclear] == [ActionStatus.PENDING_VERIFICATION] * 2
+
+        async def both_settled() -> bool:
+            rows = [await status_of(database, outcome.action_id) for outcome in unclear]
+            return all(row.status is ActionStatus.SUCCEEDED for row in rows)
+
+        await eventually(both_settled)
+        assert [len(bills_marked(sandbox, outcome.action_id)) for outcome in unclear] == [1, 1]
+    finally:
+        for job_queue, sync in zip(queues, services, strict=True):
+            await job_queue.stop()
+            await sync.aclose()
 
 
 # ----------------------------------------------------------------------------------------------------- Redis
@@ -240,13 +317,13 @@ async def test_a_worker_process_consumes_the_reconciliation(
     database: Database,
     tenant: Tenant,
     bill_refs: dict[str, str],
-    stopped_queue: None,
+    start_queue: StartQueue,
 ) -> None:
     assert REDIS_URL is not None
     # This process (like the web app in production) only enqueues; the worker process settles the action.
     sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, WORKER_KIND)
+    job_queue = await start_queue(sync, redis_url=REDIS_URL, queue_name=queue_name)
     try:
-        await queue.start_in_process(sync, redis_url=REDIS_URL, queue_name=queue_name)
         inject(sandbox, "lost_response")
         unclear = await execute(sync, tenant, sandbox, WORKER_KIND, bill_refs)
         assert unclear.status is ActionStatus.PENDING_VERIFICATION
@@ -258,7 +335,7 @@ async def test_a_worker_process_consumes_the_reconciliation(
         await eventually(settled)
         assert len(bills_marked(sandbox, unclear.action_id)) == 1
     finally:
-        await queue.stop_in_process()
+        await job_queue.stop()
         await sync.aclose()
 
 
@@ -316,6 +393,9 @@ class _WorkerServices:
 
     async def sweep(self) -> int:
         return await self.sync.sweep()
+
+    def use_job_queue(self, job_queue: JobQueue | None) -> None:
+        self.sync.use_job_queue(job_queue)
 
     async def aclose(self) -> None:
         await self.sync.aclose()

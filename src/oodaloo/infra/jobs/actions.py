@@ -21,7 +21,6 @@ from uuid import UUID, uuid4
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oodaloo.infra.db.base import utcnow
-from oodaloo.infra.jobs import queue
 from oodaloo.infra.jobs._action_payload import canonical_payload, payload_digest
 from oodaloo.infra.jobs._action_store import ActionRow, ActionStore, AfterSettle
 from oodaloo.infra.jobs.models import ActionStatus, Activity, QBOAction
@@ -181,11 +180,12 @@ class ReconcilePolicy:
         return min(self.check_backoff_base_seconds * 2.0 ** (attempts - 2), self.check_backoff_cap_seconds)
 
 
-Scheduler = Callable[[AsyncSession, UUID, float], None]
+class Scheduler(Protocol):
+    """Where reconciliation prompts go: the app's JobQueue (``queue.py``)."""
 
-
-def _enqueue_after_commit(session: AsyncSession, action_id: UUID, delay_seconds: float) -> None:
-    queue.schedule_reconciliation(session, action_id, delay_seconds=delay_seconds)
+    def schedule_reconciliation(self, session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
+        """Prompt a reconciliation of ``action_id`` once ``session`` commits; a rollback drops it."""
+        ...
 
 
 # -------------------------------------------------------------------------------------------------------- the log
@@ -198,7 +198,7 @@ class ActionLog:
         sessionmaker: async_sessionmaker[AsyncSession],
         sync: SmartSyncService,
         policy: ReconcilePolicy | None = None,
-        scheduler: Scheduler = _enqueue_after_commit,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self._store = ActionStore(sessionmaker)
         self._sync = sync
@@ -211,9 +211,15 @@ class ActionLog:
             raise ValueError(f"a handler is already registered for action kind {kind!r}")
         self._factories[kind] = factory
 
+    def use_scheduler(self, scheduler: Scheduler | None) -> None:
+        """Send prompts to ``scheduler`` from now on; None sends none."""
+        self._scheduler = scheduler
+
     def schedule_reconciliation(self, session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
-        """Prompt a reconciliation once ``session`` commits (dropped on rollback); ``next_check_at`` is the truth."""
-        self._scheduler(session, action_id, delay_seconds)
+        """Prompt a reconciliation once ``session`` commits (dropped on rollback). Without a scheduler nothing is sent:
+        ``next_check_at`` is the truth, and the sweep settles the action when it is due."""
+        if self._scheduler is not None:
+            self._scheduler.schedule_reconciliation(session, action_id, delay_seconds=delay_seconds)
 
     # ------------------------------------------------------------------------------------------------ execute
     async def execute_action(

@@ -1,6 +1,6 @@
-"""Background jobs on taskiq: reconciliation prompts enqueued after commit, the periodic sweep, and the runtimes that
-run them — in-process for the embedded default, a Redis queue with ``oodaloo worker`` / ``oodaloo scheduler`` in
-production.
+"""Background jobs on taskiq: a ``JobQueue`` per app (or worker) that enqueues reconciliation prompts after commit, and
+the periodic sweep — run in-process for the embedded default, from a Redis queue by ``oodaloo worker`` / ``oodaloo
+scheduler`` in production. Nothing here is process-wide: several apps in one process each settle their own actions.
 
 The database is the source of truth: a queued message is only a prompt to look at an action sooner. Every action
 row carries ``next_check_at``, and the periodic sweep finds whatever a lost, dropped or delayed message left behind.
@@ -23,7 +23,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
@@ -64,6 +64,10 @@ class Reconciler(Protocol):
 
     async def sweep(self) -> int: ...
 
+    def use_job_queue(self, job_queue: JobQueue | None) -> None:
+        """Send reconciliation prompts to ``job_queue`` from now on (None: send none; the sweep finds the rows)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -93,7 +97,7 @@ async def reconcile_action(
 
 
 async def sweep_actions(context: Annotated[Context, TaskiqDepends()]) -> int:
-    """Reconcile every due action; one sweep at a time per process (a slow sweep is not stacked upon)."""
+    """Reconcile every due action; one sweep at a time per queue (a slow sweep is not stacked upon)."""
     state = context.state
     lock: asyncio.Lock = state.sweep_lock
     if lock.locked():
@@ -123,51 +127,106 @@ def _attach(state: TaskiqState, reconciler: Reconciler) -> None:
     state.stopping = asyncio.Event()
 
 
-# ------------------------------------------------------------------------------------ enqueue after commit
-@dataclass
-class _Runtime:
-    """This process's queue: where prompts go, and (embedded) the loop that sweeps."""
-
-    broker: AsyncBroker
-    runs_tasks: bool  # this process executes the tasks (in-memory broker or worker), not only enqueues them
-    sweeper: asyncio.Task[None] | None = None
-    enqueues: set[asyncio.Task[None]] = field(default_factory=set)
+# ------------------------------------------------------------------------------------------------- the queue
+@dataclass(frozen=True)
+class _Prompt:
+    job_queue: JobQueue
+    action_id: UUID
+    delay_seconds: float
 
 
-_runtime: _Runtime | None = None
+class JobQueue:
+    """One app's (or one worker's) queue: where its reconciliation prompts go and, when it runs the tasks itself, the
+    reconciler that settles them. Each app starts its own, so several apps can share a process (tests serve many)."""
 
+    def __init__(self, broker: AsyncBroker, reconciler: Reconciler, *, runs_tasks: bool) -> None:
+        self.broker = broker
+        self._reconciler = reconciler
+        self._runs_tasks = runs_tasks  # this process executes the tasks (in-memory broker or worker)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._enqueues: set[asyncio.Task[None]] = set()
+        self._stopped = False
+        if runs_tasks:
+            _attach(broker.state, reconciler)
 
-def schedule_reconciliation(session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
-    """Prompt a reconciliation of ``action_id`` once ``session`` commits; a rollback drops it.
+    @classmethod
+    async def start_in_process(
+        cls,
+        reconciler: Reconciler,
+        *,
+        redis_url: str | None = None,
+        queue_name: str = QUEUE_NAME,
+        sweep_interval_seconds: float = SWEEP_INTERVAL_SECONDS,
+    ) -> JobQueue:
+        """For an app's lifespan. Without ``redis_url``: tasks run in this process and it sweeps every interval. With
+        it: this process only enqueues; ``oodaloo worker`` runs the tasks and ``oodaloo scheduler`` the sweeps.
 
-    A savepoint rolled back keeps prompts recorded inside it: a needless prompt costs one look at the row.
-    """
-    sync_session = session.sync_session
-    sync_session.info.setdefault(_PENDING_KEY, []).append((action_id, delay_seconds))
-    if not sync_session.info.get(_LISTENING_KEY):
-        event.listen(sync_session, "after_commit", _after_commit)
-        event.listen(sync_session, "after_soft_rollback", _after_soft_rollback)
-        sync_session.info[_LISTENING_KEY] = True
+        ``reconciler`` sends its prompts to the new queue from now on, until ``stop``.
+        """
+        in_process = redis_url is None
+        job_queue = cls(make_broker(redis_url, queue_name=queue_name), reconciler, runs_tasks=in_process)
+        await job_queue.broker.startup()
+        if in_process:
+            job_queue._sweeper = asyncio.create_task(
+                _sweep_every(job_queue.broker, sweep_interval_seconds), name="oodaloo-sweeper"
+            )
+        reconciler.use_job_queue(job_queue)
+        logger.info("jobs.started", broker=type(job_queue.broker).__name__, in_process=in_process)
+        return job_queue
+
+    async def stop(self) -> None:
+        """Detach the reconciler, stop the sweep loop, let queued prompts go out (waiting at most a few seconds)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        # Prompts from here on are not sent: the sweep of the next start finds those actions when they are due.
+        self._reconciler.use_job_queue(None)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self._drain()
+        await self.broker.shutdown()
+
+    def schedule_reconciliation(self, session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
+        """Prompt a reconciliation of ``action_id`` on this queue once ``session`` commits; a rollback drops it.
+
+        A savepoint rolled back keeps prompts recorded inside it: a needless prompt costs one look at the row.
+        """
+        sync_session = session.sync_session
+        sync_session.info.setdefault(_PENDING_KEY, []).append(_Prompt(self, action_id, delay_seconds))
+        if not sync_session.info.get(_LISTENING_KEY):
+            event.listen(sync_session, "after_commit", _after_commit)
+            event.listen(sync_session, "after_soft_rollback", _after_soft_rollback)
+            sync_session.info[_LISTENING_KEY] = True
+
+    def _enqueue_soon(self, action_id: UUID, delay_seconds: float) -> None:
+        if self._stopped or delay_seconds > MAX_PROMPT_DELAY_SECONDS:
+            return  # stopping, or too far off: the sweep will find the action when it is due
+        # after_commit runs inside the event loop (AsyncSession drives the sync session from it); kick without blocking.
+        task = asyncio.get_running_loop().create_task(_kick_reconcile(self.broker, action_id, delay_seconds))
+        self._enqueues.add(task)
+        task.add_done_callback(self._enqueues.discard)
+
+    async def _drain(self) -> None:
+        """Let enqueues finish and (in-memory broker) running tasks end; prompts still sleeping return at once."""
+        if self._runs_tasks:
+            self.broker.state.stopping.set()
+        await asyncio.gather(*self._enqueues, return_exceptions=True)
+        if isinstance(self.broker, InMemoryBroker):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.broker.wait_all(), SHUTDOWN_WAIT_SECONDS)
 
 
 def _after_commit(session: Session) -> None:
-    for action_id, delay_seconds in session.info.pop(_PENDING_KEY, []):
-        _enqueue_soon(action_id, delay_seconds)
+    prompt: _Prompt
+    for prompt in session.info.pop(_PENDING_KEY, []):
+        prompt.job_queue._enqueue_soon(prompt.action_id, prompt.delay_seconds)
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:  # the whole transaction, not a savepoint or a failed flush
         session.info.pop(_PENDING_KEY, None)
-
-
-def _enqueue_soon(action_id: UUID, delay_seconds: float) -> None:
-    runtime = _runtime
-    if runtime is None or delay_seconds > MAX_PROMPT_DELAY_SECONDS:
-        return  # no queue in this process (e.g. a CLI command), or too far off: the sweep will find it when due
-    # after_commit runs inside the event loop (AsyncSession drives the sync session from it); kick without blocking.
-    task = asyncio.get_running_loop().create_task(_kick_reconcile(runtime.broker, action_id, delay_seconds))
-    runtime.enqueues.add(task)
-    task.add_done_callback(runtime.enqueues.discard)
 
 
 async def _kick_reconcile(broker: AsyncBroker, action_id: UUID, delay_seconds: float) -> None:
@@ -183,54 +242,6 @@ async def _kick_sweep(broker: AsyncBroker) -> None:
     await kicker.kiq()
 
 
-# ------------------------------------------------------------------------------------------------- runtimes
-async def start_in_process(
-    sync: Reconciler,
-    *,
-    redis_url: str | None = None,
-    queue_name: str = QUEUE_NAME,
-    sweep_interval_seconds: float = SWEEP_INTERVAL_SECONDS,
-) -> None:
-    """For the app's lifespan. Without ``redis_url``: tasks run in this process and it sweeps every interval. With
-    it: this process only enqueues; ``oodaloo worker`` runs the tasks and ``oodaloo scheduler`` the sweeps."""
-    global _runtime
-    if _runtime is not None:
-        raise RuntimeError("the job queue is already started in this process")
-    broker = make_broker(redis_url, queue_name=queue_name)
-    runtime = _Runtime(broker, runs_tasks=redis_url is None)
-    if redis_url is None:
-        _attach(broker.state, sync)
-    await broker.startup()
-    if redis_url is None:
-        runtime.sweeper = asyncio.create_task(_sweep_every(broker, sweep_interval_seconds), name="oodaloo-sweeper")
-    _runtime = runtime
-    logger.info("jobs.started", broker=type(broker).__name__, in_process=redis_url is None)
-
-
-async def stop_in_process() -> None:
-    """Stop what ``start_in_process`` started: the sweep loop, queued prompts (waiting at most a few seconds)."""
-    global _runtime
-    runtime, _runtime = _runtime, None
-    if runtime is None:
-        return
-    if runtime.sweeper is not None:
-        runtime.sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runtime.sweeper
-    await _drain(runtime)
-    await runtime.broker.shutdown()
-
-
-async def _drain(runtime: _Runtime) -> None:
-    """Let enqueues finish and (in-memory broker) running tasks end; prompts still sleeping return at once."""
-    if runtime.runs_tasks:
-        runtime.broker.state.stopping.set()
-    await asyncio.gather(*runtime.enqueues, return_exceptions=True)
-    if isinstance(runtime.broker, InMemoryBroker):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(runtime.broker.wait_all(), SHUTDOWN_WAIT_SECONDS)
-
-
 async def _sweep_every(broker: AsyncBroker, interval_seconds: float) -> None:
     while True:
         await asyncio.sleep(interval_seconds)
@@ -240,6 +251,7 @@ async def _sweep_every(broker: AsyncBroker, interval_seconds: float) -> None:
             logger.warning("jobs.sweep_enqueue_failed", error=repr(error))
 
 
+# -------------------------------------------------------------------------------------------- separate processes
 async def run_worker(
     *,
     redis_url: str,
@@ -256,9 +268,8 @@ async def run_worker(
     broker = make_broker(redis_url, queue_name=queue_name)
     broker.is_worker_process = True
     reconciler = await startup()
-    global _runtime
-    _runtime = _Runtime(broker, runs_tasks=True)  # prompts scheduled by the tasks go back onto the queue
-    _attach(broker.state, reconciler)
+    job_queue = JobQueue(broker, reconciler, runs_tasks=True)
+    reconciler.use_job_queue(job_queue)  # prompts scheduled by the tasks go back onto the queue
     # Prompts still sleeping toward their not_before return as soon as shutdown begins, not after their delay.
     relay = asyncio.create_task(_set_when(stop, broker.state.stopping))
     try:
@@ -272,10 +283,7 @@ async def run_worker(
         await receiver.listen(stop)
     finally:
         relay.cancel()
-        runtime, _runtime = _runtime, None
-        if runtime is not None:
-            await _drain(runtime)
-        await broker.shutdown()
+        await job_queue.stop()
         await reconciler.aclose()
         logger.info("jobs.worker_stopped")
 

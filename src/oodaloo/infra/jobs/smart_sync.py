@@ -7,6 +7,9 @@ default). ``api_base_url`` is where each ``QBOCall.path`` is appended: the embed
 (``https://quickbooks.api.intuit.com``). ``aclose()`` releases all of it.
 
 The action log (exactly-once writes) lives in ``actions.py``; this service is its public face and delegates to it.
+Its reconciliation prompts go to the app's own job queue (``queue.py``, re-exported here as ``JobQueue``,
+``run_worker``, ``run_scheduler``): ``JobQueue.start_in_process(sync, ...)`` attaches it; until then none are sent
+and the sweep settles actions when due.
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ if TYPE_CHECKING:
         ActionRejected,
         ActionResult,
         IdempotencyConflict,
+        ReconcilePolicy,
     )
+    from oodaloo.infra.jobs.queue import JobQueue, run_scheduler, run_worker
 
 __all__ = [
     "ActionContext",
@@ -81,10 +86,12 @@ __all__ = [
     "DeadlineExceeded",
     "HttpResponse",
     "IdempotencyConflict",
+    "JobQueue",
     "Priority",
     "QBOCall",
     "QBOUnavailable",
     "RateLimits",
+    "ReconcilePolicy",
     "ReconnectRequired",
     "RetriesExhausted",
     "RetryPolicy",
@@ -92,6 +99,8 @@ __all__ = [
     "SmartSyncError",
     "SmartSyncService",
     "SyncStrategy",
+    "run_scheduler",
+    "run_worker",
 ]
 
 logger = get_logger("oodaloo.smart_sync")
@@ -235,6 +244,7 @@ class SmartSyncService:
         metrics: SyncMetrics | None = None,
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        reconcile_policy: ReconcilePolicy | None = None,
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
         self.sessionmaker = sessionmaker
@@ -254,6 +264,8 @@ class SmartSyncService:
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
         self._action_log: ActionLog | None = None
+        self._reconcile_policy = reconcile_policy
+        self._job_queue: JobQueue | None = None
 
     @classmethod
     def create(
@@ -269,10 +281,12 @@ class SmartSyncService:
         retry_policies: Mapping[Priority, RetryPolicy] | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
         wall_clock: Callable[[], float] = time.time,
+        reconcile_policy: ReconcilePolicy | None = None,
     ) -> SmartSyncService:
         """Shared state in Redis under ``key_prefix`` when ``redis_url`` is set; in-process otherwise.
 
-        A ``transport`` passed in stays the caller's (not closed by ``aclose``).
+        A ``transport`` passed in stays the caller's (not closed by ``aclose``). ``reconcile_policy`` overrides the
+        action log's timings (ReconcilePolicy's defaults otherwise).
         """
         settings = breaker_settings or BreakerSettings()
         limiter = make_limiter(redis_url, key_prefix=f"{key_prefix}rl:", limits=limits or QBO_LIMITS)
@@ -298,6 +312,7 @@ class SmartSyncService:
             retry_policies=retry_policies,
             request_timeout=request_timeout,
             wall_clock=wall_clock,
+            reconcile_policy=reconcile_policy,
         )
 
     async def aclose(self) -> None:
@@ -503,8 +518,17 @@ class SmartSyncService:
             # Imported here: actions.py builds on this module's types, so a module-level import would be circular.
             from oodaloo.infra.jobs.actions import ActionLog
 
-            self._action_log = ActionLog(sessionmaker=self.sessionmaker, sync=self)
+            self._action_log = ActionLog(
+                sessionmaker=self.sessionmaker, sync=self, policy=self._reconcile_policy, scheduler=self._job_queue
+            )
         return self._action_log
+
+    def use_job_queue(self, job_queue: JobQueue | None) -> None:
+        """Send reconciliation prompts to this app's ``job_queue`` (``JobQueue.start_in_process`` attaches it, ``stop``
+        detaches it). Without one none are sent: the sweep settles actions when their ``next_check_at`` comes."""
+        self._job_queue = job_queue
+        if self._action_log is not None:
+            self._action_log.use_scheduler(job_queue)
 
     def register_action(self, kind: str, factory: ActionHandlerFactory) -> None:
         self._actions.register_action(kind, factory)
@@ -568,14 +592,23 @@ _ACTION_EXPORTS = frozenset(
         "ActionRejected",
         "ActionResult",
         "IdempotencyConflict",
+        "ReconcilePolicy",
     }
 )
 
 
+_QUEUE_EXPORTS = frozenset({"JobQueue", "run_scheduler", "run_worker"})
+
+
 def __getattr__(name: str) -> Any:
-    """Re-export the action log's public types without importing actions.py (which imports this module) up front."""
+    """Re-export the action log's public types and the job queue without importing them up front: actions.py imports
+    this module, and the queue (taskiq) is slow to load and needed only where jobs are started."""
     if name in _ACTION_EXPORTS:
         from oodaloo.infra.jobs import actions
 
         return getattr(actions, name)
+    if name in _QUEUE_EXPORTS:
+        from oodaloo.infra.jobs import queue
+
+        return getattr(queue, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
