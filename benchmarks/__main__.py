@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from . import sandbox_bench
+from . import sandbox_bench, smartsync_bench
 
 
 def main() -> None:
     sandbox_bench.main()
+    smartsync_bench.main()
 
 
 if __name__ == "__main__":

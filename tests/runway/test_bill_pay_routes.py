@@ -1,10 +1,13 @@
-"""Paying a bill over real HTTP: the app served beside a standalone sandbox, each test with a QBO company of its own."""
+"""Listing and paying bills over real HTTP: the app served beside a standalone sandbox, each test with a QBO company
+of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,14 +15,19 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from sqlalchemy import select
 
+from oodaloo.domains.ap.schemas import PayBillIn
+from oodaloo.domains.ap.service import BillService, PaymentAnswer
+from oodaloo.domains.ap.service import Payer as BillPayer
 from oodaloo.domains.core.demo import DEMO_EMAIL
 from oodaloo.domains.core.models import Business, Membership, User
 from oodaloo.domains.qbo.auth import RECONNECT_MESSAGE
 from oodaloo.domains.qbo.models import QBOConnection
 from oodaloo.infra.db.engine import Database
 from oodaloo.main import create_app
+from oodaloo.runway.routes.bills import get_bill_service
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
@@ -39,8 +47,14 @@ REDIRECT_URI = "http://127.0.0.1:9/qbo/callback"
 SETTLE_SECONDS = 20.0
 
 
+@dataclass(frozen=True)
+class Running:
+    served: Served
+    app: FastAPI  # to swap a dependency for one test
+
+
 @pytest.fixture(scope="module")
-def served(settings: Settings) -> Iterator[Served]:
+def running(settings: Settings) -> Iterator[Running]:
     with serve(create_sandbox_app(SandboxConfig(limits=LimitsConfig(enabled=False)))) as sandbox:
         app_settings = settings.model_copy(
             update={
@@ -54,8 +68,14 @@ def served(settings: Settings) -> Iterator[Served]:
                 "sweep_interval_seconds": 0.3,
             }
         )
-        with serve(create_app(app_settings)) as app:
-            yield Served(app, sandbox, app_settings)
+        app = create_app(app_settings)
+        with serve(app) as app_url:
+            yield Running(Served(app_url, sandbox, app_settings), app)
+
+
+@pytest.fixture(scope="module")
+def served(running: Running) -> Served:
+    return running.served
 
 
 @pytest.fixture
@@ -79,6 +99,9 @@ class Payer:
         return (as_ or self.owner).post(
             f"/api/businesses/{self.business_id}/bills/{bill_id}/pay", json=body, headers=headers
         )
+
+    def open_bills(self, as_: Browser | None = None) -> httpx.Response:
+        return (as_ or self.owner).get(f"/api/businesses/{self.business_id}/bills")
 
     def action(self, action_id: str) -> dict[str, Any]:
         response = self.owner.get(f"/api/businesses/{self.business_id}/actions/{action_id}")
@@ -335,3 +358,197 @@ async def demo_connection_status(settings: Settings) -> str | None:
     finally:
         await database.dispose()
     return None if status is None else str(status.value)
+
+
+# ------------------------------------------------------------------------------ the open bills, and paying from them
+MONEY = re.compile(r"^\d+\.\d{2}$")
+
+
+def qbo_requests(company: SandboxCompany) -> Counter[str]:
+    """Requests the company's QBO has answered so far, by endpoint (``bill``, ``account``, ``billpayment``, ...)."""
+    response = httpx.get(f"{company.sandbox}/_sandbox/stats", params={"realm_id": company.realm_id})
+    response.raise_for_status()
+    by_endpoint: dict[str, dict[str, int]] = response.json()["requests"]
+    return Counter({endpoint: sum(statuses.values()) for endpoint, statuses in by_endpoint.items()})
+
+
+def qbo_requests_during(company: SandboxCompany, before: Counter[str]) -> dict[str, int]:
+    return dict(qbo_requests(company) - before)
+
+
+def test_the_open_bills_are_listed_soonest_due_first_with_money_as_strings(payer: Payer, browsers: Browsers) -> None:
+    partly = payer.company.new_bill("300.00")
+    paid = payer.company.new_bill("45.50")
+    for bill_id, amount in ((partly["Id"], "120.25"), (paid["Id"], "45.50")):
+        response = payer.pay(bill_id, {"amount": amount, "pay_from_account_id": payer.bank_id})
+        assert response.status_code == 200, response.text
+
+    response = payer.open_bills()
+    assert response.status_code == 200, response.text
+    listed = response.json()
+    by_id = {bill["bill_id"]: bill for bill in listed}
+    assert paid["Id"] not in by_id
+    assert by_id[partly["Id"]] == {
+        "bill_id": partly["Id"],
+        "vendor_id": partly["VendorRef"]["value"],
+        "vendor_name": partly["VendorRef"].get("name"),
+        "doc_number": partly.get("DocNumber"),
+        "txn_date": partly["TxnDate"],
+        "due_date": partly.get("DueDate"),
+        "total": "300.00",
+        "balance": "179.75",
+    }
+    # Exactly the company's open bills, each with money as two-decimal strings.
+    open_in_qbo = payer.company.query("SELECT * FROM Bill WHERE Balance > '0' MAXRESULTS 1000")
+    assert sorted(by_id) == sorted(bill["Id"] for bill in open_in_qbo)
+    assert all(MONEY.match(bill["total"]) and MONEY.match(bill["balance"]) for bill in listed)
+    assert all(Decimal(bill["balance"]) > 0 for bill in listed)
+    due_dates = [bill["due_date"] for bill in listed]
+    dated = [due for due in due_dates if due is not None]
+    assert due_dates == dated + [None] * (len(due_dates) - len(dated))
+    assert dated == sorted(dated)
+
+
+def test_any_member_may_list_the_open_bills_of_their_business_only(payer: Payer, browsers: Browsers) -> None:
+    viewer, stranger = browsers.sign_up("viewer"), browsers.sign_up("stranger")
+    add_member(payer.owner, payer.business_id, viewer, "viewer")
+    payer.company.new_bill("10.00")
+
+    as_owner, as_viewer = payer.open_bills(), payer.open_bills(as_=viewer)
+    assert as_owner.status_code == as_viewer.status_code == 200, as_viewer.text
+    assert as_viewer.json() == as_owner.json()
+    assert payer.open_bills(as_=stranger).status_code == 404
+    # The stranger's own business is not connected to QuickBooks: nothing of this company is reachable from it.
+    own = new_business(stranger)
+    unconnected = stranger.get(f"/api/businesses/{own}/bills")
+    assert (unconnected.status_code, unconnected.json()["error"]["code"]) == (409, "qbo_not_connected")
+    other_status = payer.owner.get(f"/api/businesses/{payer.business_id}/bills", params={"status": "paid"})
+    assert (other_status.status_code, other_status.json()["error"]["field"]) == (422, "status")
+
+
+def test_paying_a_listed_bill_asks_quickbooks_only_to_write_the_payment(payer: Payer) -> None:
+    bill = payer.company.new_bill("150.00")
+    assert payer.open_bills().status_code == 200
+    body = {"amount": "100.00", "pay_from_account_id": payer.bank_id}
+
+    before = qbo_requests(payer.company)
+    first = payer.pay(bill["Id"], body, key())
+    assert first.status_code == 200, first.text
+    assert qbo_requests_during(payer.company, before) == {"billpayment": 1}
+    # What is left is known from the first payment: paying it is one request too.
+    before = qbo_requests(payer.company)
+    rest = payer.pay(bill["Id"], {**body, "amount": "50.00"}, key())
+    assert rest.status_code == 200, rest.text
+    assert qbo_requests_during(payer.company, before) == {"billpayment": 1}
+    assert payer.company.bill_balance(bill["Id"]) == 0
+    assert len(payer.company.payments_of_bill(bill["Id"])) == 2
+
+
+def test_paying_a_bill_not_listed_reads_the_bill_and_the_account_then_writes(payer: Payer) -> None:
+    bill = payer.company.new_bill("70.00")
+    before = qbo_requests(payer.company)
+    response = payer.pay(bill["Id"], {"amount": "70.00", "pay_from_account_id": payer.bank_id}, key())
+
+    assert response.status_code == 200, response.text
+    assert qbo_requests_during(payer.company, before) == {"bill": 1, "account": 1, "billpayment": 1}
+
+
+def test_a_stale_listed_balance_is_refused_by_quickbooks_naming_the_amount(payer: Payer) -> None:
+    bill = payer.company.new_bill("300.00")
+    assert payer.open_bills().status_code == 200
+    # Someone pays part of it directly in QuickBooks after the list was read.
+    payer.company.write(
+        "BillPayment",
+        {
+            "VendorRef": bill["VendorRef"],
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": payer.bank_id}},
+            "TotalAmt": "200.00",
+            "Line": [{"Amount": "200.00", "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]}],
+        },
+    )
+    body = {"amount": "300.00", "pay_from_account_id": payer.bank_id}
+    idempotency_key = key()
+
+    response = payer.pay(bill["Id"], body, idempotency_key)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("qbo_validation", "amount")
+    assert "exceeds its open balance" in error["message"]
+    assert len(payer.company.payments_of_bill(bill["Id"])) == 1
+    assert payer.company.bill_balance(bill["Id"]) == Decimal("100.00")
+    # The action was recorded and failed: the same key answers the same refusal.
+    repeat = payer.pay(bill["Id"], body, idempotency_key)
+    assert (repeat.status_code, repeat.json()["error"]) == (422, error)
+    # The stale snapshot is gone: a new request is checked against QuickBooks' current balance.
+    fresh = payer.pay(bill["Id"], body, key())
+    assert fresh.status_code == 422, fresh.text
+    assert fresh.json()["error"]["code"] == "amount_over_balance"
+    assert "100.00" in fresh.json()["error"]["message"]
+
+
+class TwinPaysFirst(BillService):
+    """The duplicate-request race, made deterministic: the request's twin (same key, same body) runs to completion
+    right after this copy looked the key up and found nothing, as when both arrive at once and the other is quicker."""
+
+    twin: tuple[BillPayer, str, PayBillIn, str | None] | None = None
+    twin_answer: PaymentAnswer | None = None
+
+    async def pay(
+        self, payer: BillPayer, bill_id: str, request: PayBillIn, idempotency_key: str | None
+    ) -> PaymentAnswer:
+        if self.twin is None:
+            self.twin = (payer, bill_id, request, idempotency_key)
+        return await super().pay(payer, bill_id, request, idempotency_key)
+
+    async def _realm_of(self, business_id: uuid.UUID) -> str:
+        # Called once the key was found unused, before the bill is checked: the moment the twin overtakes this copy.
+        if self.twin is not None and self.twin_answer is None:
+            twin, self.twin = self.twin, None
+            self.twin_answer = await super().pay(*twin)
+        return await super()._realm_of(business_id)
+
+
+def twin_pays_first(request: Request) -> BillService:
+    state = request.app.state
+    return TwinPaysFirst(
+        sync=state.smart_sync, connections=state.qbo_connections, sessionmaker=state.database.sessionmaker
+    )
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["read_from_qbo", "listed_first"])
+def test_a_copy_overtaken_by_its_twin_answers_the_twins_payment(running: Running, payer: Payer, listed: bool) -> None:
+    bill = payer.company.new_bill("65.00")
+    if listed:
+        assert payer.open_bills().status_code == 200
+    running.app.dependency_overrides[get_bill_service] = twin_pays_first
+    try:
+        response = payer.pay(bill["Id"], {"amount": "65.00", "pay_from_account_id": payer.bank_id}, key())
+    finally:
+        running.app.dependency_overrides.pop(get_bill_service)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["repeated"]) == ("succeeded", True)
+    assert [payment["Id"] for payment in payer.company.payments_of_bill(bill["Id"])] == [body["bill_payment_id"]]
+    assert payer.action(body["action_id"])["attempts"] == 1
+
+
+async def test_two_copies_sent_at_once_both_answer_the_one_payment(payer: Payer) -> None:
+    bills = [payer.company.new_bill("55.00"), payer.company.new_bill("56.00")]
+    assert payer.open_bills().status_code == 200  # the second bill is paid from a warm cache, the first too
+    headers = {"Cookie": f"oodaloo_session={payer.owner.session}"}
+    async with httpx.AsyncClient(base_url=str(payer.owner.client.base_url), headers=headers, timeout=30) as client:
+        for bill in bills:
+            path = f"/api/businesses/{payer.business_id}/bills/{bill['Id']}/pay"
+            body = {"amount": bill["Balance"], "pay_from_account_id": payer.bank_id}
+            copy = {"json": body, "headers": {"Idempotency-Key": key()}}
+            answers = await asyncio.gather(client.post(path, **copy), client.post(path, **copy))
+
+            assert [answer.status_code for answer in answers] == [200, 200], [answer.text for answer in answers]
+            first, second = (answer.json() for answer in answers)
+            assert sorted([first["repeated"], second["repeated"]]) == [False, True]
+            assert {**first, "repeated": None} == {**second, "repeated": None}
+            assert [payment["Id"] for payment in payer.company.payments_of_bill(bill["Id"])] == [
+                first["bill_payment_id"]
+            ]

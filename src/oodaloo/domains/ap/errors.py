@@ -24,6 +24,8 @@ NOT_CONNECTED_CODE = "qbo_not_connected"
 _FIELD_OF_ELEMENT = {
     "TotalAmt": "amount",
     "Line.Amount": "amount",
+    # A BillPayment line only carries the amount and the bill; QBO names "Line" when the amount exceeds the balance.
+    "Line": "amount",
     "Amount": "amount",
     "TxnDate": "payment_date",
     "CheckPayment.BankAccountRef": "pay_from_account_id",
@@ -142,6 +144,15 @@ def api_error_from(error: QBOError, *, bill_id: str) -> AppError:
     if isinstance(error, QBOUnavailableError | QBOThrottled) or error.is_transient:
         return QBOUnavailableNow()
     return QBOUnavailableNow(f"QuickBooks could not be asked about this bill ({error.message}); try again shortly.")
+
+
+def listing_error(error: QBOError) -> AppError:
+    """The API error for a QBO failure while reading the open bills (nothing the client sent can be wrong)."""
+    if isinstance(error, QBOReconnectRequired):
+        return connection_error(error.message)
+    if isinstance(error, QBOUnavailableError | QBOThrottled) or error.is_transient:
+        return QBOUnavailableNow()
+    return QBOUnavailableNow(f"QuickBooks could not list the open bills ({error.message}); try again shortly.")
 
 
 def failed_action_error(code: str | None, message: str | None, field: str | None) -> AppError:

@@ -1,4 +1,4 @@
-"""Request and response bodies of paying a bill, and the view of an action the API returns."""
+"""Request and response bodies of listing and paying bills, and the view of an action the API returns."""
 
 from __future__ import annotations
 
@@ -64,3 +64,16 @@ class ActionOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     drift: dict[str, Any] | None
+
+
+class OpenBillOut(BaseModel):
+    """A bill with a balance left to pay, as the must-pay list shows it (money as decimal strings)."""
+
+    bill_id: str
+    vendor_id: str
+    vendor_name: str | None
+    doc_number: str | None
+    txn_date: date | None
+    due_date: date | None
+    total: str
+    balance: str

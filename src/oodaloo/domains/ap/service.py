@@ -1,43 +1,51 @@
-"""Paying a bill: check the request against QuickBooks' current data, then run the ``bill.pay`` action exactly once."""
+"""Listing and paying bills: the open bills from QuickBooks, and a payment checked against what the user was shown
+(fresh cached snapshots, else QuickBooks itself), then run as the ``bill.pay`` action exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from oodaloo.domains.ap.actions import CHECK, CREDIT_CARD, PAY_BILL, PayBillPayload
+from oodaloo.domains.ap.actions import PAY_BILL, PayBillPayload
 from oodaloo.domains.ap.errors import (
     AccountNotUsable,
-    AmountOverBalance,
-    BillAlreadyPaid,
     BillNotFound,
     IdempotencyKeyConflict,
-    QBOUnavailableNow,
     api_error_from,
     connection_error,
     failed_action_error,
+    listing_error,
 )
 from oodaloo.domains.ap.repository import ActionRepository
-from oodaloo.domains.ap.schemas import CENTS, ActionOut, BillPaymentOut, PayBillIn
+from oodaloo.domains.ap.schemas import ActionOut, BillPaymentOut, OpenBillOut, PayBillIn
+from oodaloo.domains.ap.snapshots import PAY_TYPE_OF_ACCOUNT, AccountSnapshot, BillSnapshot, SnapshotCache, money
 from oodaloo.domains.qbo.auth import ConnectionService
-from oodaloo.domains.qbo.client import QBOClient
+from oodaloo.domains.qbo.client import QBOClient, quote
 from oodaloo.domains.qbo.errors import QBOError, QBONotFound, QBOValidationError
 from oodaloo.domains.qbo.schemas import Account, Bill
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.models import ActionStatus, QBOAction
 from oodaloo.infra.jobs.smart_sync import ActionOutcome, IdempotencyConflict, Priority, SmartSyncService
+from oodaloo.infra.web.errors import InvalidInput, NotFound
 
 # How long a user waits on QuickBooks for one step of paying a bill (validating, then the write) unless configured.
 USER_ACTION_DEADLINE = 8.0
-PAY_TYPE_OF_ACCOUNT = {"Bank": CHECK, "Credit Card": CREDIT_CARD}
 PAID_MESSAGE = "Paid in QuickBooks."
 CONFIRMING_MESSAGE = "The payment was sent and is being confirmed with QuickBooks."
+OPEN_BILLS = "Balance > '0'"
+PAY_FROM_ACCOUNTS = "AccountType IN (" + ", ".join(quote(kind) for kind in PAY_TYPE_OF_ACCOUNT) + ")"
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,26 @@ class BillService:
         self._sessionmaker = sessionmaker
         self._deadline_seconds = deadline_seconds
 
+    async def open_bills(self, business_id: uuid.UUID) -> list[OpenBillOut]:
+        """The bills with a balance left, soonest due first; each, and each Bank or Credit Card account, is kept as a
+        snapshot for a few minutes so that paying from this list needs QuickBooks only for the payment itself."""
+        realm_id = await self._realm_of(business_id)
+        client = self._client(business_id, realm_id)
+        try:
+            bills, accounts = await _both(
+                client.query_all(Bill, where=OPEN_BILLS), client.query_all(Account, where=PAY_FROM_ACCOUNTS)
+            )
+        except QBOError as error:
+            raise listing_error(error) from error
+        snapshots = SnapshotCache(self._sync, realm_id)
+        for account in accounts:
+            if account.id is not None:
+                await snapshots.keep_account(AccountSnapshot.of(account, account.id))
+        listed = [bill for bill in bills if bill.id is not None and not bill.is_deleted]
+        for bill in listed:
+            await snapshots.keep_bill(BillSnapshot.of(bill, str(bill.id)))
+        return sorted((_open_bill_out(bill) for bill in listed), key=_soonest_due_first)
+
     async def pay(self, payer: Payer, bill_id: str, request: PayBillIn, idempotency_key: str | None) -> PaymentAnswer:
         """Pay ``request.amount`` of ``bill_id``. A repeated ``idempotency_key`` returns the first outcome, without
         asking QuickBooks again (the bill is paid by then)."""
@@ -84,24 +112,32 @@ class BillService:
         if earlier is not None:
             return await self._repeat(payer, earlier, bill_id, request, key)
         realm_id = await self._realm_of(payer.business_id)
-        client = QBOClient(
-            self._sync,
-            self._connections.credentials(payer.business_id),
-            realm_id,
-            priority=Priority.USER,
-            deadline=time.monotonic() + self._deadline_seconds,
-        )
-        bill = await self._open_bill(client, bill_id, request.amount)
-        pay_type = await self._pay_type(client, request.pay_from_account_id)
+        snapshots = SnapshotCache(self._sync, realm_id)
+        client = self._client(payer.business_id, realm_id)
+        try:
+            bill, pay_type = await _both(
+                self._open_bill(client, snapshots, bill_id, request.amount),
+                self._pay_type(client, snapshots, request.pay_from_account_id),
+            )
+        except (InvalidInput, NotFound):
+            # Two copies of one request sent at once: the other may have paid the bill since the key was looked up
+            # (that is why this one is refused). It is then a repeat, answered with the other's outcome.
+            earlier = await self._earlier(payer.business_id, key) if idempotency_key else None
+            if earlier is None:
+                raise
+            return await self._repeat(payer, earlier, bill_id, request, key)
         payload = PayBillPayload(
             bill_id=bill_id,
-            vendor_id=_vendor_of(bill, bill_id),
+            vendor_id=bill.vendor_id,
             amount=request.amount,
             account_id=request.pay_from_account_id,
             pay_type=pay_type,
             txn_date=request.payment_date or _today_in(payer.timezone),
         )
-        return await self._execute(payer, realm_id, key, payload)
+        outcome = await self._execute(payer, realm_id, key, payload)
+        if not outcome.repeated:
+            await _after_payment(snapshots, bill, request.amount, outcome.status)
+        return _answer(outcome, payload)
 
     async def action(self, business_id: uuid.UUID, action_id: uuid.UUID) -> ActionOut | None:
         async with unit_of_work(self._sessionmaker) as session:
@@ -109,6 +145,15 @@ class BillService:
             return None if row is None else _action_out(row)
 
     # ----------------------------------------------------------------------------------------------- internals
+    def _client(self, business_id: uuid.UUID, realm_id: str) -> QBOClient:
+        return QBOClient(
+            self._sync,
+            self._connections.credentials(business_id),
+            realm_id,
+            priority=Priority.USER,
+            deadline=time.monotonic() + self._deadline_seconds,
+        )
+
     async def _earlier(self, business_id: uuid.UUID, key: str) -> QBOAction | None:
         async with unit_of_work(self._sessionmaker) as session:
             row = await ActionRepository(session, business_id).by_key(key)
@@ -131,7 +176,7 @@ class BillService:
         if not same:
             raise IdempotencyKeyConflict()
         # The same payload again: the action log answers with the first outcome, waiting for it if still running.
-        return await self._execute(payer, earlier.realm_id, key, first)
+        return _answer(await self._execute(payer, earlier.realm_id, key, first), first)
 
     async def _realm_of(self, business_id: uuid.UUID) -> str:
         state = await self._connections.status(business_id)
@@ -139,7 +184,19 @@ class BillService:
             raise connection_error(state.message or "")
         return state.realm_id
 
-    async def _open_bill(self, client: QBOClient, bill_id: str, amount: Decimal) -> Bill:
+    async def _open_bill(
+        self, client: QBOClient, snapshots: SnapshotCache, bill_id: str, amount: Decimal
+    ) -> BillSnapshot:
+        """The bill, checked open for ``amount``. A cached snapshot may only let the payment through (QuickBooks
+        checks it again on create); a refusal is always decided on QuickBooks' current data."""
+        cached = await snapshots.bill(bill_id)
+        if cached is not None and cached.can_pay(amount):
+            return cached
+        bill = await self._read_bill(client, snapshots, bill_id)
+        bill.check_payable(amount)
+        return bill
+
+    async def _read_bill(self, client: QBOClient, snapshots: SnapshotCache, bill_id: str) -> BillSnapshot:
         try:
             bill = await client.read(Bill, bill_id)
         except QBOValidationError as error:
@@ -148,34 +205,30 @@ class BillService:
         except QBOError as error:
             raise api_error_from(error, bill_id=bill_id) from error
         if bill.is_deleted:
+            await snapshots.forget_bill(bill_id)
             raise BillNotFound(bill_id)
-        balance = bill.balance if bill.balance is not None else Decimal(0)
-        if balance <= 0:
-            raise BillAlreadyPaid(bill_id)
-        if amount > balance:
-            raise AmountOverBalance(_money(amount), _money(balance))
-        return bill
+        snapshot = BillSnapshot.of(bill, bill_id)
+        await snapshots.keep_bill(snapshot)
+        return snapshot
 
-    async def _pay_type(self, client: QBOClient, account_id: str) -> str:
+    async def _pay_type(self, client: QBOClient, snapshots: SnapshotCache, account_id: str) -> str:
+        """How a payment from the account is made (Check or CreditCard); like a bill, refused on current data only."""
+        cached = await snapshots.account(account_id)
+        if cached is not None and cached.usable:
+            return cached.pay_type()
         try:
             account = await client.read(Account, account_id)
         except (QBONotFound, QBOValidationError) as error:
             raise AccountNotUsable(f"QuickBooks has no account {account_id}.") from error
         except QBOError as error:
             raise api_error_from(error, bill_id="") from error
-        if account.active is False:
-            raise AccountNotUsable(f"Account {account.name or account_id} is inactive in QuickBooks.")
-        pay_type = PAY_TYPE_OF_ACCOUNT.get(account.account_type or "")
-        if pay_type is None:
-            raise AccountNotUsable(
-                f"Bills are paid from a Bank or Credit Card account; {account.name or account_id} is "
-                f"{account.account_type or 'of no known type'}."
-            )
-        return pay_type
+        snapshot = AccountSnapshot.of(account, account_id)
+        await snapshots.keep_account(snapshot)
+        return snapshot.pay_type()
 
-    async def _execute(self, payer: Payer, realm_id: str, key: str, payload: PayBillPayload) -> PaymentAnswer:
+    async def _execute(self, payer: Payer, realm_id: str, key: str, payload: PayBillPayload) -> ActionOutcome:
         try:
-            outcome = await self._sync.execute_action(
+            return await self._sync.execute_action(
                 business_id=payer.business_id,
                 realm_id=realm_id,
                 kind=PAY_BILL,
@@ -186,7 +239,26 @@ class BillService:
             )
         except IdempotencyConflict as conflict:
             raise IdempotencyKeyConflict() from conflict
-        return _answer(outcome, payload)
+
+
+async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+    """Await both at once; both finish either way, and the first's error is raised before the second's."""
+    first_result, second_result = await asyncio.gather(first, second, return_exceptions=True)
+    if isinstance(first_result, BaseException):
+        raise first_result
+    if isinstance(second_result, BaseException):
+        raise second_result
+    return first_result, second_result
+
+
+async def _after_payment(snapshots: SnapshotCache, bill: BillSnapshot, amount: Decimal, status: ActionStatus) -> None:
+    """Keep the bill's snapshot true to what this payment did; when its outcome is not known (or QuickBooks refused
+    it, perhaps because the snapshot was stale), drop it so the next payment reads QuickBooks."""
+    remaining = bill.after_paying(amount)
+    if status is ActionStatus.SUCCEEDED and remaining.balance > 0:
+        await snapshots.keep_bill(remaining)
+    else:
+        await snapshots.forget_bill(bill.bill_id)
 
 
 def _answer(outcome: ActionOutcome, payload: PayBillPayload) -> PaymentAnswer:
@@ -203,7 +275,7 @@ def _answer(outcome: ActionOutcome, payload: PayBillPayload) -> PaymentAnswer:
         status="succeeded" if succeeded else "pending_verification",
         bill_id=payload.bill_id,
         bill_payment_id=outcome.qbo_id if succeeded else None,
-        amount=_money(payload.amount),
+        amount=money(payload.amount),
         pay_from_account_id=payload.account_id,
         payment_date=date.fromisoformat(str(result.get("payment_date", payload.txn_date.isoformat()))),
         message=PAID_MESSAGE if succeeded else CONFIRMING_MESSAGE,
@@ -212,18 +284,8 @@ def _answer(outcome: ActionOutcome, payload: PayBillPayload) -> PaymentAnswer:
     return PaymentAnswer(body)
 
 
-def _vendor_of(bill: Bill, bill_id: str) -> str:
-    if bill.vendor_ref is None:
-        raise QBOUnavailableNow(f"QuickBooks sent bill {bill_id} without its vendor; try again shortly.")
-    return bill.vendor_ref.value
-
-
 def _today_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
-
-
-def _money(amount: Decimal) -> str:
-    return str(amount.quantize(CENTS))
 
 
 def _action_out(row: QBOAction) -> ActionOut:
@@ -240,3 +302,22 @@ def _action_out(row: QBOAction) -> ActionOut:
         completed_at=row.completed_at,
         drift=row.drift,
     )
+
+
+def _open_bill_out(bill: Bill) -> OpenBillOut:
+    snapshot = BillSnapshot.of(bill, str(bill.id))
+    return OpenBillOut(
+        bill_id=snapshot.bill_id,
+        vendor_id=snapshot.vendor_id,
+        vendor_name=bill.vendor_ref.name if bill.vendor_ref is not None else None,
+        doc_number=bill.doc_number,
+        txn_date=bill.txn_date,
+        due_date=bill.due_date,
+        total=money(bill.total_amt if bill.total_amt is not None else snapshot.balance),
+        balance=money(snapshot.balance),
+    )
+
+
+def _soonest_due_first(bill: OpenBillOut) -> tuple[bool, date, str]:
+    """Bills without a due date last; ties in QuickBooks' order of creation (Ids are numeric strings)."""
+    return (bill.due_date is None, bill.due_date or date.max, bill.bill_id.zfill(20))

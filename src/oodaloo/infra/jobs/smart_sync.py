@@ -469,6 +469,9 @@ class SmartSyncService:
     async def set_cache(self, key: str, value: Any, ttl_seconds: float) -> None:
         await self._cache.set(_data_key(key), value, ttl_seconds)
 
+    async def delete_cache(self, key: str) -> None:
+        await self._cache.delete(_data_key(key))
+
     async def should_sync(self, business_id: uuid.UUID, scope: str, strategy: SyncStrategy) -> bool:
         """Whether ``scope`` (e.g. "bills") of the business must be read from QBO again under ``strategy``."""
         if strategy is SyncStrategy.USER_ACTION:

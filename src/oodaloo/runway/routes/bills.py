@@ -1,20 +1,21 @@
-"""Paying a bill: ``POST /api/businesses/{business_id}/bills/{bill_id}/pay`` (owners and advisors)."""
+"""Bills: the open ones, ``GET /api/businesses/{business_id}/bills`` (any member), and paying one,
+``POST /api/businesses/{business_id}/bills/{bill_id}/pay`` (owners and advisors)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from oodaloo.domains.ap.schemas import QBO_ID_MAX_LENGTH, BillPaymentOut, PayBillIn
+from oodaloo.domains.ap.schemas import QBO_ID_MAX_LENGTH, BillPaymentOut, OpenBillOut, PayBillIn
 from oodaloo.domains.ap.service import BillService, Payer
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.jobs.models import IDEMPOTENCY_KEY_MAX_LENGTH
 from oodaloo.infra.jobs.smart_sync import SmartSyncService
-from oodaloo.runway.deps import BusinessWriter, SessionDep, SettingsDep
+from oodaloo.runway.deps import BusinessAccess, BusinessWriter, SessionDep, SettingsDep
 
 router = APIRouter(tags=["bills"])
 
@@ -42,6 +43,21 @@ IdempotencyKey = Annotated[
     ),
 ]
 BillId = Annotated[str, Path(min_length=1, max_length=QBO_ID_MAX_LENGTH)]
+BillStatus = Annotated[Literal["open"], Query(description="Which bills: those with a balance left to pay.")]
+
+
+@router.get("/api/businesses/{business_id}/bills")
+async def list_bills(
+    business_id: uuid.UUID,
+    access: BusinessAccess,
+    session: SessionDep,
+    bills: BillServiceDep,
+    status: BillStatus = "open",
+) -> list[OpenBillOut]:
+    """The bills with a balance left to pay, read from QuickBooks, soonest due first (money as decimal strings)."""
+    # The membership check is done: end its transaction rather than hold a connection while QuickBooks answers.
+    await session.commit()
+    return await bills.open_bills(access.business.id)
 
 
 @router.post(
