@@ -19,7 +19,7 @@ from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpRequest, HttpTransport, TransportError
-from oodaloo.infra.jobs.smart_sync import JobQueue, ReconcilePolicy, SmartSyncService
+from oodaloo.infra.jobs.smart_sync import ReconcilePolicy, SmartSyncService, SyncReconciler
 from oodaloo.infra.logging import get_logger
 from oodaloo.settings import Settings
 
@@ -46,26 +46,17 @@ def reconcile_policy(settings: Settings) -> ReconcilePolicy:
 
 
 @dataclass
-class QBORuntime:
+class QBORuntime(SyncReconciler):
     """Everything that talks to QBO, closed in reverse order of building; also what ``oodaloo worker`` reconciles
-    with (it has the queue's ``Reconciler`` shape)."""
+    with (a ``SyncReconciler``)."""
 
     transport: HttpTransport
     connections: ConnectionService
     sync: SmartSyncService
     database: Database | None = field(default=None)  # owned (and disposed of) only when built for a worker
 
-    async def reconcile_action(self, action_id: uuid.UUID) -> object:
-        return await self.sync.reconcile_action(action_id)
-
-    async def sweep(self) -> int:
-        return await self.sync.sweep()
-
-    def use_job_queue(self, job_queue: JobQueue | None) -> None:
-        self.sync.use_job_queue(job_queue)
-
     async def aclose(self) -> None:
-        await self.sync.aclose()
+        await super().aclose()
         await self.connections.aclose()
         await self.transport.aclose()
         if self.database is not None:

@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from fastapi import FastAPI
 from starlette.applications import Starlette
 
 from oodaloo.infra.jobs.actions import MARKER_PREFIX
+from oodaloo.main import create_app
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import FaultConfig, LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
@@ -237,3 +239,32 @@ def connect_customer(app_url: str, realm_id: str, *, timeout: float = 30.0) -> C
         token: str = _expect(browser.post("/api/auth/tokens", json={"name": "acceptance"}), 201)["token"]
     api = httpx.Client(base_url=app_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
     return Customer(app_url, email, business_id, realm_id, token, api)
+
+
+# ------------------------------------------------------------------------------------------------ all together
+@dataclass(frozen=True)
+class Served:
+    """A standalone sandbox, one of its realms, the app pointed at it (in this process) and a connected customer."""
+
+    sandbox: Sandbox
+    realm: RealmApi
+    customer: Customer
+    app: FastAPI
+
+
+@contextlib.contextmanager
+def served_app(
+    base: Settings, config: SandboxConfig, *, seed: int, size: int | None = None, **overrides: Any
+) -> Iterator[Served]:
+    """Serve a sandbox from ``config`` with a fresh healthy realm (``seed``, ``size``), the app from ``base`` with
+    ``overrides``, and a customer connected to that realm; all closed at the end."""
+    with sandbox_server(config) as sandbox:
+        realm = sandbox.realm_api(sandbox.create_realm(scenario="healthy", seed=seed, size=size))
+        app = create_app(app_settings(base, sandbox.base_url, **overrides))
+        with serve(app) as app_url:
+            customer = connect_customer(app_url, realm.realm_id)
+            try:
+                yield Served(sandbox, realm, customer, app)
+            finally:
+                customer.close()
+                realm.close()

@@ -14,40 +14,15 @@ import os
 import sys
 import time
 
-import httpx
 from prometheus_client.samples import Sample
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from oodaloo.domains.qbo.client import QBOClient
 from oodaloo.domains.qbo.schemas import ENTITY_TYPES, QBOEntity
 from oodaloo.infra.jobs.smart_sync import Priority, SmartSyncService
+from tests.support.credentials import MintedCredentials
 
 READY_LINE = "read-loop: reading"
-
-
-class MintedCredentials:
-    """Tokens minted by the sandbox's admin path: this process is a stand-in for a sync worker, not a connection."""
-
-    def __init__(self, sandbox_url: str, realm_id: str) -> None:
-        self._url = f"{sandbox_url}/_sandbox/tokens"
-        self._realm_id = realm_id
-        self._token: str | None = None
-
-    async def access_token(self) -> str:
-        if self._token is None:
-            self._token = await self._mint()
-        return self._token
-
-    async def refresh_after_unauthorized(self, rejected: str) -> str:
-        self._token = await self._mint()
-        return self._token
-
-    async def _mint(self) -> str:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(self._url, json={"realm_id": self._realm_id})
-            response.raise_for_status()
-            token: str = response.json()["access_token"]
-            return token
 
 
 async def read_realm_repeatedly(sandbox_url: str, realm_id: str, redis_url: str, seconds: float) -> dict[str, float]:
@@ -56,7 +31,9 @@ async def read_realm_repeatedly(sandbox_url: str, realm_id: str, redis_url: str,
     sync = SmartSyncService.create(
         api_base_url=sandbox_url, sessionmaker=async_sessionmaker(engine), redis_url=redis_url
     )
-    client = QBOClient(sync, MintedCredentials(sandbox_url, realm_id), realm_id, priority=Priority.BACKGROUND)
+    client = QBOClient(
+        sync, MintedCredentials(sandbox_url, realm_id, timeout_seconds=30), realm_id, priority=Priority.BACKGROUND
+    )
     rows = passes = 0
     started = time.monotonic()
     try:

@@ -14,20 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from oodaloo.main import create_app
 from oodaloo.settings import Settings
-from tests.acceptance.harness import (
-    Customer,
-    JSONObject,
-    RealmApi,
-    Sandbox,
-    app_settings,
-    connect_customer,
-    marker_of,
-    sandbox_config,
-    sandbox_server,
-)
-from tests.support.servers import serve
+from tests.acceptance.harness import Customer, JSONObject, Served, marker_of, sandbox_config, served_app
 
 pytestmark = pytest.mark.slow
 
@@ -53,33 +41,17 @@ POLL_SECONDS = 0.5
 FINAL = frozenset({"succeeded", "failed"})
 
 
-@dataclass(frozen=True)
-class Served:
-    sandbox: Sandbox
-    realm: RealmApi
-    customer: Customer
-    app: Any
-
-
 @pytest.fixture(scope="module")
 def served(settings: Settings) -> Iterator[Served]:
-    with sandbox_server(sandbox_config(limits=False)) as sandbox:
-        realm = sandbox.realm_api(sandbox.create_realm(scenario="healthy", seed=11))
-        overrides = {
-            "redis_url": None,  # the embedded topology: reconciliation prompts and sweeps run in this app
-            "action_deadline_seconds": ACTION_DEADLINE_SECONDS,
-            "reconcile_stale_seconds": 30.0,
-            "reconcile_backoff_seconds": 0.5,
-            "sweep_interval_seconds": 1.0,
-        }
-        app = create_app(app_settings(settings, sandbox.base_url, **overrides))
-        with serve(app) as app_url:
-            customer = connect_customer(app_url, realm.realm_id)
-            try:
-                yield Served(sandbox, realm, customer, app)
-            finally:
-                customer.close()
-                realm.close()
+    overrides = {
+        "redis_url": None,  # the embedded topology: reconciliation prompts and sweeps run in this app
+        "action_deadline_seconds": ACTION_DEADLINE_SECONDS,
+        "reconcile_stale_seconds": 30.0,
+        "reconcile_backoff_seconds": 0.5,
+        "sweep_interval_seconds": 1.0,
+    }
+    with served_app(settings, sandbox_config(limits=False), seed=11, **overrides) as ready:
+        yield ready
 
 
 @dataclass(frozen=True)

@@ -8,30 +8,18 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from oodaloo.infra.jobs.smart_sync import SmartSyncService
-from oodaloo.main import create_app
 from oodaloo.settings import Settings
-from tests.acceptance.harness import (
-    Customer,
-    RealmApi,
-    Sandbox,
-    app_settings,
-    connect_customer,
-    sandbox_config,
-    sandbox_server,
-)
+from tests.acceptance.harness import Served, sandbox_config, served_app
 from tests.acceptance.read_loop import READY_LINE
 from tests.conftest import TEST_REDIS_URL
 from tests.support.app_process import AppProcess, python_module_command, running
-from tests.support.servers import serve
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,26 +40,10 @@ QBO_LATENCY_MS = 100.0
 WAIT_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class Served:
-    sandbox: Sandbox
-    realm: RealmApi
-    customer: Customer
-    app: FastAPI
-
-
 @pytest.fixture(scope="module")
 def served(settings: Settings) -> Iterator[Served]:
-    with sandbox_server(sandbox_config(limits=True)) as sandbox:
-        realm = sandbox.realm_api(sandbox.create_realm(scenario="healthy", seed=31, size=REALM_SIZE))
-        app = create_app(app_settings(settings, sandbox.base_url, redis_url=TEST_REDIS_URL))
-        with serve(app) as app_url:
-            customer = connect_customer(app_url, realm.realm_id)
-            try:
-                yield Served(sandbox, realm, customer, app)
-            finally:
-                customer.close()
-                realm.close()
+    with served_app(settings, sandbox_config(limits=True), seed=31, size=REALM_SIZE, redis_url=TEST_REDIS_URL) as ready:
+        yield ready
 
 
 def _reader(served: Served, log_path: Path) -> AppProcess:

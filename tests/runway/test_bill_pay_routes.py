@@ -28,8 +28,6 @@ from oodaloo.domains.qbo.models import QBOConnection
 from oodaloo.infra.db.engine import Database
 from oodaloo.main import create_app
 from oodaloo.runway.routes.bills import get_bill_service
-from oodaloo.sandbox.app import create_sandbox_app
-from oodaloo.sandbox.config import LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
 from tests.support.qbo import (
     Browser,
@@ -40,6 +38,7 @@ from tests.support.qbo import (
     connect,
     new_business,
     open_browsers,
+    served_beside_a_sandbox,
 )
 from tests.support.servers import serve
 
@@ -55,22 +54,16 @@ class Running:
 
 @pytest.fixture(scope="module")
 def running(settings: Settings) -> Iterator[Running]:
-    with serve(create_sandbox_app(SandboxConfig(limits=LimitsConfig(enabled=False)))) as sandbox:
-        app_settings = settings.model_copy(
-            update={
-                "qbo_discovery_url": f"{sandbox}/.well-known/openid_configuration",
-                "qbo_api_base_url": sandbox,
-                "qbo_redirect_uri": REDIRECT_URI,
-                # In-process jobs and SmartSync state: nothing shared with other test processes through Redis.
-                "redis_url": None,
-                "reconcile_backoff_seconds": 0.2,
-                "reconcile_stale_seconds": 5.0,
-                "sweep_interval_seconds": 0.3,
-            }
-        )
-        app = create_app(app_settings)
-        with serve(app) as app_url:
-            yield Running(Served(app_url, sandbox, app_settings), app)
+    # In-process jobs and SmartSync state: nothing shared with other test processes through Redis.
+    with served_beside_a_sandbox(
+        settings,
+        redirect_uri=REDIRECT_URI,
+        redis_url=None,
+        reconcile_backoff_seconds=0.2,
+        reconcile_stale_seconds=5.0,
+        sweep_interval_seconds=0.3,
+    ) as (served, app):
+        yield Running(served, app)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ arrange QBO data through the sandbox's own API (a token minted by its admin path
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -10,9 +11,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from fastapi import FastAPI
 
+from oodaloo.main import create_app
+from oodaloo.sandbox.app import create_sandbox_app
+from oodaloo.sandbox.config import LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
 from tests.conftest import TEST_PASSWORD, session_cookie_of, unique_email
+from tests.support.servers import serve
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:9/qbo/callback"
 
@@ -24,6 +30,26 @@ class Served:
     app: str
     sandbox: str
     settings: Settings
+
+
+@contextlib.contextmanager
+def served_beside_a_sandbox(
+    settings: Settings, *, redirect_uri: str = DEFAULT_REDIRECT_URI, **overrides: Any
+) -> Iterator[tuple[Served, FastAPI]]:
+    """A standalone sandbox (throttling off) and the app from ``settings`` pointed at it, with ``overrides``; yields
+    both addresses and the app itself (to swap a dependency for one test)."""
+    with serve(create_sandbox_app(SandboxConfig(limits=LimitsConfig(enabled=False)))) as sandbox:
+        app_settings = settings.model_copy(
+            update={
+                "qbo_discovery_url": f"{sandbox}/.well-known/openid_configuration",
+                "qbo_api_base_url": sandbox,
+                "qbo_redirect_uri": redirect_uri,
+                **overrides,
+            }
+        )
+        app = create_app(app_settings)
+        with serve(app) as app_url:
+            yield Served(app_url, sandbox, app_settings), app
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -51,10 +51,8 @@ from oodaloo.infra.jobs.smart_sync import (
     RetryPolicy,
     SmartSyncService,
 )
-from oodaloo.sandbox.app import create_sandbox_app
-from oodaloo.sandbox.config import FaultConfig
+from oodaloo.sandbox.config import FaultConfig, SandboxConfig
 from tests.sandbox.conftest import RunningSandbox, make_config
-from tests.support.servers import serve
 
 # Quick retries so fault tests stay fast; three attempts per call.
 FAST_RETRIES = RetryPolicy(
@@ -72,14 +70,9 @@ REQUEST_TIMEOUT_SECONDS = 0.3
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
+def sandbox_config() -> SandboxConfig:
     """A realm with more than 1000 invoices, so queries need several pages."""
-    config = make_config(size=4500, faults=FaultConfig(timeout_seconds=SANDBOX_HANG_SECONDS))
-    app = create_sandbox_app(config)
-    with serve(app) as base_url:
-        running = RunningSandbox(base_url, app)
-        yield running
-        running.close()
+    return make_config(size=4500, faults=FaultConfig(timeout_seconds=SANDBOX_HANG_SECONDS))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
@@ -31,20 +29,15 @@ from oodaloo.infra.jobs.smart_sync import (
     RetriesExhausted,
     SlotTimeout,
 )
-from oodaloo.sandbox.app import create_sandbox_app
+from oodaloo.sandbox.config import SandboxConfig
 from tests.sandbox.conftest import RunningSandbox, make_config
-from tests.support.servers import serve
 
 SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9SECRETSECRETSECRET"
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    app = create_sandbox_app(make_config(size=1200))
-    with serve(app) as base_url:
-        running = RunningSandbox(base_url, app)
-        yield running
-        running.close()
+def sandbox_config() -> SandboxConfig:
+    return make_config(size=1200)
 
 
 @pytest.fixture

@@ -35,37 +35,13 @@ from oodaloo.infra.jobs.models import ActionStatus, Activity, QBOAction
 from oodaloo.infra.jobs.smart_sync import Priority, QBOCall, RetryPolicy, SmartSyncService
 from oodaloo.sandbox.app import create_sandbox_app
 from tests.sandbox.conftest import RunningSandbox, make_config
+from tests.support.credentials import MintedCredentials
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.timeout(60)
 
 
 # ------------------------------------------------------------------------------------------- the test's handler
-class SandboxCredentials:
-    """Tokens minted through the sandbox's admin path (the real Credentials are the QBO domain's)."""
-
-    def __init__(self, base_url: str, realm_id: str) -> None:
-        self._base_url = base_url
-        self._realm_id = realm_id
-        self._token: str | None = None
-
-    async def access_token(self) -> str:
-        if self._token is None:
-            self._token = await self._mint()
-        return self._token
-
-    async def refresh_after_unauthorized(self, rejected: str) -> str:
-        self._token = await self._mint()
-        return self._token
-
-    async def _mint(self) -> str:
-        async with httpx.AsyncClient(base_url=self._base_url) as admin:
-            response = await admin.post("/_sandbox/tokens", json={"realm_id": self._realm_id})
-            response.raise_for_status()
-            token: str = response.json()["access_token"]
-            return token
-
-
 @dataclass
 class BillHandler:
     """Records a Bill for ``payload`` through SmartSync, its PrivateNote carrying the action's marker.
@@ -74,7 +50,7 @@ class BillHandler:
     """
 
     sync: SmartSyncService
-    credentials: SandboxCredentials
+    credentials: MintedCredentials
     realm_id: str
     lookup: bool = True
 
@@ -277,7 +253,7 @@ def make_harness(
     log = ActionLog(sessionmaker=database.sessionmaker, sync=sync, policy=policy)
     # A kind of its own per test: sweeps in later tests leave this test's rows to a handler they do not have.
     kind = f"test.bill.{uuid.uuid4().hex[:8]}"
-    credentials = SandboxCredentials(sandbox.base_url, sandbox.realm_id)
+    credentials = MintedCredentials(sandbox.base_url, sandbox.realm_id)
 
     async def factory(business_id: uuid.UUID, realm_id: str) -> BillHandler:
         return BillHandler(sync, credentials, realm_id, lookup=lookup)

@@ -32,11 +32,10 @@ from oodaloo.infra.jobs import queue
 from oodaloo.infra.jobs.actions import ActionOutcome, ReconcilePolicy
 from oodaloo.infra.jobs.models import ActionStatus, QBOAction
 from oodaloo.infra.jobs.queue import JobQueue
-from oodaloo.infra.jobs.smart_sync import SmartSyncService
+from oodaloo.infra.jobs.smart_sync import SmartSyncService, SyncReconciler
 from tests.infra.jobs.test_actions import (
     SINGLE_ATTEMPT,
     BillHandler,
-    SandboxCredentials,
     Tenant,
     bill_refs,
     bills_marked,
@@ -48,6 +47,7 @@ from tests.infra.jobs.test_actions import (
     tenant,
 )
 from tests.sandbox.conftest import RunningSandbox
+from tests.support.credentials import MintedCredentials
 
 __all__ = ["bill_refs", "database", "qbo", "sandbox", "tenant"]  # fixtures shared with test_actions
 
@@ -125,7 +125,7 @@ def service_with_handler(
         retry_policies=SINGLE_ATTEMPT,
         reconcile_policy=policy,
     )
-    credentials = SandboxCredentials(sandbox_url, realm_id)
+    credentials = MintedCredentials(sandbox_url, realm_id)
 
     async def factory(business_id: uuid.UUID, realm_id: str) -> BillHandler:
         return BillHandler(sync, credentials, realm_id)
@@ -145,6 +145,30 @@ async def execute(
         payload={**refs, "amount": Decimal("64.00")},
         user_id=tenant.user_id,
     )
+
+
+async def settles_a_lost_response(
+    sync: SmartSyncService,
+    kind: str,
+    sandbox: RunningSandbox,
+    database: Database,
+    tenant: Tenant,
+    refs: dict[str, str],
+    *,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """A write whose answer QBO loses is left unclear, then settled by the queue (``check`` runs at every look):
+    one Bill in QBO."""
+    inject(sandbox, "lost_response")
+    unclear = await execute(sync, tenant, sandbox, kind, refs)
+    assert unclear.status is ActionStatus.PENDING_VERIFICATION
+
+    async def settled() -> bool:
+        check()
+        return (await status_of(database, unclear.action_id)).status is ActionStatus.SUCCEEDED
+
+    await eventually(settled)
+    assert len(bills_marked(sandbox, unclear.action_id)) == 1
 
 
 # ------------------------------------------------------------------------------------------------ in-process
@@ -220,15 +244,7 @@ async def test_the_in_memory_broker_settles_an_unclear_action(
     sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, kind)
     job_queue = await start_queue(sync)
     try:
-        inject(sandbox, "lost_response")
-        unclear = await execute(sync, tenant, sandbox, kind, bill_refs)
-        assert unclear.status is ActionStatus.PENDING_VERIFICATION
-
-        async def settled() -> bool:
-            return (await status_of(database, unclear.action_id)).status is ActionStatus.SUCCEEDED
-
-        await eventually(settled)
-        assert len(bills_marked(sandbox, unclear.action_id)) == 1
+        await settles_a_lost_response(sync, kind, sandbox, database, tenant, bill_refs)
     finally:
         await job_queue.stop()
         await sync.aclose()
@@ -324,16 +340,11 @@ async def test_a_worker_process_consumes_the_reconciliation(
     sync = service_with_handler(sandbox.base_url, sandbox.realm_id, database, WORKER_KIND)
     job_queue = await start_queue(sync, redis_url=REDIS_URL, queue_name=queue_name)
     try:
-        inject(sandbox, "lost_response")
-        unclear = await execute(sync, tenant, sandbox, WORKER_KIND, bill_refs)
-        assert unclear.status is ActionStatus.PENDING_VERIFICATION
 
-        async def settled() -> bool:
+        def worker_alive() -> None:
             assert worker.poll() is None, "the worker process exited"
-            return (await status_of(database, unclear.action_id)).status is ActionStatus.SUCCEEDED
 
-        await eventually(settled)
-        assert len(bills_marked(sandbox, unclear.action_id)) == 1
+        await settles_a_lost_response(sync, WORKER_KIND, sandbox, database, tenant, bill_refs, check=worker_alive)
     finally:
         await job_queue.stop()
         await sync.aclose()
@@ -381,24 +392,15 @@ async def test_the_scheduler_has_a_worker_sweep_up_an_abandoned_action(
 
 
 # --------------------------------------------------------------------------------------------- the worker process
-class _WorkerServices:
+class _WorkerServices(SyncReconciler):
     """What the worker's startup hook returns: SmartSync with the test's handler, closing its database too."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.database = Database(config["database_url"])
         self.sync = service_with_handler(config["sandbox_url"], config["realm_id"], self.database, WORKER_KIND)
 
-    async def reconcile_action(self, action_id: uuid.UUID) -> object:
-        return await self.sync.reconcile_action(action_id)
-
-    async def sweep(self) -> int:
-        return await self.sync.sweep()
-
-    def use_job_queue(self, job_queue: JobQueue | None) -> None:
-        self.sync.use_job_queue(job_queue)
-
     async def aclose(self) -> None:
-        await self.sync.aclose()
+        await super().aclose()
         await self.database.dispose()
 
 

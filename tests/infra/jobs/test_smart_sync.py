@@ -41,6 +41,7 @@ from oodaloo.infra.jobs.smart_sync import (
 from oodaloo.sandbox.app import SandboxState, create_sandbox_app
 from oodaloo.sandbox.config import LimitsConfig, SandboxConfig
 from oodaloo.sandbox.gate import V3Gate
+from tests.support.credentials import MintedCredentials
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,33 +120,6 @@ def sandbox() -> Iterator[Sandbox]:
 def realm(sandbox: Sandbox) -> str:
     """Each test's service has its own key prefix (circuits, limiter) and consumes every fault it injects."""
     return sandbox.fresh_realm()
-
-
-class SandboxCredentials:
-    """Mints tokens through the sandbox's admin path; a refresh mints a new one (the real one is domains/qbo/auth)."""
-
-    def __init__(self, base_url: str, realm_id: str) -> None:
-        self._base_url = base_url
-        self._realm_id = realm_id
-        self._token: str | None = None
-        self.refreshes = 0
-
-    async def _mint(self) -> str:
-        async with httpx.AsyncClient(base_url=self._base_url) as client:
-            response = await client.post("/_sandbox/tokens", json={"realm_id": self._realm_id})
-            response.raise_for_status()
-            token: str = response.json()["access_token"]
-            return token
-
-    async def access_token(self) -> str:
-        if self._token is None:
-            self._token = await self._mint()
-        return self._token
-
-    async def refresh_after_unauthorized(self, rejected: str) -> str:
-        self.refreshes += 1
-        self._token = await self._mint()
-        return self._token
 
 
 class FixedCredentials:
@@ -228,8 +202,8 @@ def create_vendor(realm_id: str, name: str, requestid: str) -> QBOCall:
     )
 
 
-def credentials_for(sandbox: Sandbox, realm_id: str) -> SandboxCredentials:
-    return SandboxCredentials(sandbox.base_url, realm_id)
+def credentials_for(sandbox: Sandbox, realm_id: str) -> MintedCredentials:
+    return MintedCredentials(sandbox.base_url, realm_id)
 
 
 # ------------------------------------------------------------------------------------------------------ transport

@@ -23,11 +23,12 @@ from oodaloo.domains.core.models import Role
 from oodaloo.domains.core.repository import BusinessRepository
 from oodaloo.domains.core.service import AccountService, BusinessService
 from oodaloo.domains.qbo.models import ConnectionStatus, QBOConnection
-from oodaloo.domains.qbo.repository import AllConnections, QBOConnectionRepository, record_activity
+from oodaloo.domains.qbo.repository import AllConnections, QBOConnectionRepository
 from oodaloo.infra.crypto import DecryptionFailed, TokenCipher
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpTransport
+from oodaloo.infra.jobs.models import Activity
 from oodaloo.infra.jobs.smart_sync import ReconnectRequired
 from oodaloo.infra.locks import LockFactory, make_locks
 from oodaloo.infra.logging import get_logger
@@ -270,7 +271,7 @@ class ConnectionService:
             _erase_tokens(row)
             row.status = ConnectionStatus.DISCONNECTED
             row.status_reason = DISCONNECTED_REASON
-            await record_activity(
+            await Activity.record(
                 session,
                 business_id=business_id,
                 user_id=user_id,
@@ -376,7 +377,7 @@ class ConnectionService:
             raise BusinessNotFound()
         business.qbo_realm_id = realm_id
         await session.flush()
-        await record_activity(
+        await Activity.record(
             session,
             business_id=expected.business_id,
             user_id=expected.user_id,
@@ -539,7 +540,7 @@ class ConnectionCredentials:
             _erase_tokens(row)
             row.status = ConnectionStatus.NEEDS_RECONNECT
             row.status_reason = RECONNECT_MESSAGE
-            await record_activity(
+            await Activity.record(
                 session,
                 business_id=self.business_id,
                 user_id=None,

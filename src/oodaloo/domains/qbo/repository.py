@@ -1,16 +1,11 @@
-"""Queries for QBO connections (one per business) and the activity rows connection changes leave behind."""
+"""Queries for QBO connections (one per business)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.qbo.models import QBOConnection
 from oodaloo.infra.db.repository import Repository, TenantRepository
-from oodaloo.infra.jobs.models import Activity
 
 
 class QBOConnectionRepository(TenantRepository[QBOConnection]):
@@ -31,16 +26,3 @@ class AllConnections(Repository[QBOConnection]):
 
     async def with_tokens(self) -> Sequence[QBOConnection]:
         return await self.all(self.select().where(QBOConnection.refresh_token_encrypted.is_not(None)))
-
-
-async def record_activity(
-    session: AsyncSession,
-    *,
-    business_id: uuid.UUID,
-    user_id: uuid.UUID | None,
-    kind: str,
-    subject: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(Activity(business_id=business_id, user_id=user_id, kind=kind, subject=subject, detail=detail))
-    await session.flush()

@@ -497,16 +497,14 @@ class ActionLog:
 
         async def record_drift(session: AsyncSession) -> None:
             if drift is not None:
-                session.add(
-                    Activity(
-                        business_id=row.business_id,
-                        user_id=None,
-                        kind=DRIFT_ACTIVITY_KIND,
-                        subject=f"{done.qbo_entity} {done.qbo_id}",
-                        detail={"action_id": str(row.id), "action_kind": row.kind, "drift": drift},
-                    )
+                await Activity.record(
+                    session,
+                    business_id=row.business_id,
+                    user_id=None,
+                    kind=DRIFT_ACTIVITY_KIND,
+                    subject=f"{done.qbo_entity} {done.qbo_id}",
+                    detail={"action_id": str(row.id), "action_kind": row.kind, "drift": drift},
                 )
-                await session.flush()
 
         if drift is not None:
             logger.warning("actions.drift", action_id=str(row.id), kind=row.kind, qbo_id=done.qbo_id)

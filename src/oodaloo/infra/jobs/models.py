@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, utcnow
@@ -101,3 +102,20 @@ class Activity(IdMixin, CreatedAtMixin, Base):
     kind: Mapped[str] = mapped_column(String(64))  # e.g. "bill.pay", "qbo.connect", "action.drift"
     subject: Mapped[str | None] = mapped_column(String(200))  # e.g. "Bill 148"
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    @classmethod
+    async def record(
+        cls,
+        session: AsyncSession,
+        *,
+        business_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        kind: str,
+        subject: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Activity:
+        """Add a row and flush it; the caller's unit of work commits (or rolls it back with everything else)."""
+        activity = cls(business_id=business_id, user_id=user_id, kind=kind, subject=subject, detail=detail)
+        session.add(activity)
+        await session.flush()
+        return activity

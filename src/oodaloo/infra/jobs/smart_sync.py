@@ -98,6 +98,7 @@ __all__ = [
     "SlotTimeout",
     "SmartSyncError",
     "SmartSyncService",
+    "SyncReconciler",
     "SyncStrategy",
     "run_scheduler",
     "run_worker",
@@ -507,8 +508,9 @@ class SmartSyncService:
         The stamp is set before the commit: if the caller rolls back, the business merely counts as active a little
         longer, which only makes the scheduler refresh it sooner.
         """
-        session.add(Activity(business_id=business_id, user_id=user_id, kind=kind, subject=subject, detail=detail))
-        await session.flush()
+        await Activity.record(
+            session, business_id=business_id, user_id=user_id, kind=kind, subject=subject, detail=detail
+        )
         await self._cache.set(_activity_key(business_id), self._wall_clock(), ACTIVE_WINDOW_SECONDS)
 
     async def circuit_state(self, realm_id: str) -> BreakerState:
@@ -567,6 +569,25 @@ class SmartSyncService:
         self._actions.schedule_reconciliation(session, action_id, delay_seconds=delay_seconds)
 
 
+class SyncReconciler:
+    """The job queue's ``Reconciler`` made of a SmartSync ``sync`` and whatever a process builds around it: the work
+    goes to ``sync``; a subclass that owns more closes it in ``aclose`` after ``super().aclose()``."""
+
+    sync: SmartSyncService
+
+    async def reconcile_action(self, action_id: uuid.UUID) -> ActionOutcome:
+        return await self.sync.reconcile_action(action_id)
+
+    async def sweep(self) -> int:
+        return await self.sync.sweep()
+
+    def use_job_queue(self, job_queue: JobQueue | None) -> None:
+        self.sync.use_job_queue(job_queue)
+
+    async def aclose(self) -> None:
+        await self.sync.aclose()
+
+
 def _may_have_been_processed(outcome: _Outcome) -> bool:
     """Whether QBO may have acted on the request: anything but a refused connection or a gateway refusal."""
     if outcome.response is not None:
@@ -586,32 +607,19 @@ def _activity_key(business_id: uuid.UUID) -> str:
     return f"active:{business_id}"
 
 
-_ACTION_EXPORTS = frozenset(
-    {
-        "ActionContext",
-        "ActionHandler",
-        "ActionHandlerFactory",
-        "ActionOutcome",
-        "ActionRejected",
-        "ActionResult",
-        "IdempotencyConflict",
-        "ReconcilePolicy",
-    }
-)
-
-
 _QUEUE_EXPORTS = frozenset({"JobQueue", "run_scheduler", "run_worker"})
 
 
 def __getattr__(name: str) -> Any:
     """Re-export the action log's public types and the job queue without importing them up front: actions.py imports
-    this module, and the queue (taskiq) is slow to load and needed only where jobs are started."""
-    if name in _ACTION_EXPORTS:
-        from oodaloo.infra.jobs import actions
-
-        return getattr(actions, name)
+    this module, and the queue (taskiq) is slow to load and needed only where jobs are started. A name in ``__all__``
+    that this module does not define (the only kind that reaches here) is the queue's or else the action log's."""
     if name in _QUEUE_EXPORTS:
         from oodaloo.infra.jobs import queue
 
         return getattr(queue, name)
+    if name in __all__:
+        from oodaloo.infra.jobs import actions
+
+        return getattr(actions, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from .dates import add_months, month_starts, next_business_day, on_day
 from .model import Draft, between, money
 from .scenarios import Profile
 from .setup import CustomerPlan, Lists
+from .writer import Writer
 
 UNSENT_INVOICES = 3
 UNAPPLIED_PAYMENTS = 2
@@ -74,16 +75,11 @@ class Sales:
         return totals
 
 
-class SalesWriter:
+class SalesWriter(Writer):
     def __init__(
         self, book: Book, lists: Lists, *, start: date, today: date, frequency: int, conversion: datetime
     ) -> None:
-        self.book = book
-        self.rng = book.rng
-        self.lists = lists
-        self.start = start
-        self.today = today
-        self.frequency = frequency
+        super().__init__(book, lists, start=start, today=today, frequency=frequency)
         self.sales = Sales()
         self.invoice_numbers = itertools.count(1001)
         # Invoices still open when the books moved to QBO are entered on conversion day, with their own dates.

@@ -12,6 +12,7 @@ from .dates import add_months, business_day_not_after, month_starts, next_busine
 from .model import ZERO, Draft, between, money
 from .scenarios import Profile
 from .setup import Lists, VendorPlan
+from .writer import Writer
 
 # Shares of monthly costs (the rest is payroll).
 RENT = Decimal("0.075")
@@ -50,16 +51,11 @@ class BillLine:
     amount: Decimal
 
 
-class SpendWriter:
+class SpendWriter(Writer):
     def __init__(
         self, book: Book, lists: Lists, *, start: date, today: date, frequency: int, monthly_costs: Decimal
     ) -> None:
-        self.book = book
-        self.rng = book.rng
-        self.lists = lists
-        self.start = start
-        self.today = today
-        self.frequency = frequency
+        super().__init__(book, lists, start=start, today=today, frequency=frequency)
         self.costs = monthly_costs
         self.check_numbers = itertools.count(5001)
         self.card_charges: dict[date, Decimal] = {}
