@@ -47,7 +47,9 @@ async def _recreate_postgres_database(server_url: str, name: str) -> None:
 
 
 def new_database_url(tmp_dir: Path, name: str) -> str:
-    """An empty database: a SQLite file in ``tmp_dir``, or a freshly created PostgreSQL database."""
+    """An empty database: a SQLite file in ``tmp_dir``, or a freshly created PostgreSQL database (its name prefixed
+    with ``OODALOO_TEST_DATABASE_PREFIX`` when set, so two runs on one server keep apart)."""
+    name = os.environ.get("OODALOO_TEST_DATABASE_PREFIX", "") + name
     if TEST_DATABASE_URL is None:
         return f"sqlite+aiosqlite:///{tmp_dir / name}.db"
     asyncio.run(_recreate_postgres_database(TEST_DATABASE_URL, name))
