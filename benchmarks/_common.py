@@ -20,14 +20,24 @@ def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
-def write_results(name: str, figures: dict[str, float]) -> Path:
-    """Print each figure and write them to ``var/bench/<name>.json``."""
+def write_results(name: str, figures: dict[str, float], baselines: dict[str, str] | None = None) -> Path:
+    """Print each figure and write them to ``var/bench/<name>.json`` as flat ``{name: number}``.
+
+    ``baselines`` maps a figure to the figure it is judged against (measured in the same run): the ratio is printed
+    beside it and written as ``<figure>_over_<baseline>`` (``_ms`` dropped from both names).
+    """
+    ratios = {
+        f"{figure.removesuffix('_ms')}_over_{baseline.removesuffix('_ms')}": figures[figure] / figures[baseline]
+        for figure, baseline in (baselines or {}).items()
+    }
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     path = BENCH_DIR / f"{name}.json"
-    rounded = {key: round(value, 3) for key, value in figures.items()}
+    rounded = {key: round(value, 3) for key, value in (figures | ratios).items()}
     path.write_text(json.dumps(rounded, indent=2, sort_keys=True) + "\n")
-    width = max(len(key) for key in rounded)
+    width = max(len(key) for key in figures)
     print(f"\n{name} ({path})")
-    for key, value in rounded.items():
-        print(f"  {key:<{width}}  {value}")
+    for key in figures:
+        baseline = (baselines or {}).get(key)
+        against = f"  ({figures[key] / figures[baseline]:.2f} x {baseline})" if baseline else ""
+        print(f"  {key:<{width}}  {rounded[key]:>10}{against}")
     return path

@@ -28,12 +28,11 @@ from oodaloo.infra.auth.passwords import use_hasher
 from oodaloo.main import create_app
 from oodaloo.migrations import upgrade_to_head
 from oodaloo.settings import Settings
+from tests.support.credentials import TEST_PASSWORD, TEST_SECRET_KEY, session_cookie_of  # also imported from here
 from tests.support.servers import serve
 
 TEST_DATABASE_URL = os.environ.get("OODALOO_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("OODALOO_TEST_REDIS_URL")
-TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef"
-TEST_PASSWORD = "correct horse battery"
 
 
 async def _recreate_postgres_database(server_url: str, name: str) -> None:
@@ -120,16 +119,6 @@ class Account:
 
     def bearer(self, token: str) -> httpx.Client:
         return httpx.Client(base_url=self.client.base_url, headers={"Authorization": f"Bearer {token}"})
-
-
-def session_cookie_of(response: httpx.Response) -> str:
-    # The cookie is Secure outside development, so httpx's jar would not send it back over plain
-    # http; tests carry it by hand, as a browser on https would.
-    for header in response.headers.get_list("set-cookie"):
-        name, _, rest = header.partition("=")
-        if name == "oodaloo_session":
-            return rest.split(";", 1)[0]
-    raise AssertionError("no session cookie in the response")
 
 
 def unique_email(label: str = "user") -> str:

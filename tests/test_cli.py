@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from oodaloo.cli import app, sandbox_config_from_options
 from oodaloo.migrations import current_revision, head_revision
+from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, SANDBOX_QBO_CLIENT_SECRET
 from tests.conftest import new_database_url
 
 runner = CliRunner()
@@ -28,6 +29,29 @@ def test_sandbox_help_documents_the_defaults() -> None:
     assert result.exit_code == 0
     for expected in ("--client-id", "--redirect-uri", "--error-rate", "--webhook-url", "8765", "healthy", "42"):
         assert expected in result.output
+
+
+def test_run_help_shows_where_the_defaults_come_from() -> None:
+    result = runner.invoke(app, ["run", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    # Once, rich took "[default: …]" in the help text for markup and printed "Interface to listen on ."
+    assert "listen on ." not in result.output
+    assert "OODALOO_HOST or 127.0.0.1" in result.output
+    assert "OODALOO_PORT or 8000" in result.output
+
+
+def test_run_refuses_production_settings_naming_each_problem_without_secrets() -> None:
+    weak_key = "a" * 32
+    env = {"OODALOO_ENVIRONMENT": "production", "OODALOO_SECRET_KEY": weak_key, "OODALOO_EMBEDDED_SANDBOX": "true"}
+    result = runner.invoke(app, ["run"], env=env)
+    assert result.exit_code == 2
+    assert "Oodaloo cannot start with these settings" in result.output
+    assert EMBEDDED_SANDBOX_IN_PRODUCTION in result.output
+    assert "OODALOO_SECRET_KEY is too predictable" in result.output
+    assert "OODALOO_QBO_CLIENT_SECRET" in result.output
+    assert "Traceback" not in result.output
+    assert weak_key not in result.output
+    assert SANDBOX_QBO_CLIENT_SECRET not in result.output
 
 
 def test_sandbox_refuses_an_unknown_scenario() -> None:

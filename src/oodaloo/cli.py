@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from oodaloo.sandbox.config import (
     DEFAULT_CLIENT_ID,
@@ -31,12 +32,14 @@ _FAULTS = _SANDBOX_DEFAULTS.faults
 
 @app.command()
 def run(
+    # The defaults go in show_default, which typer renders as "[default: …]": in help text rich would take the
+    # brackets for markup and print nothing of them.
     host: Annotated[
-        str | None, typer.Option(help="Interface to listen on [default: OODALOO_HOST or 127.0.0.1].")
+        str | None, typer.Option(help="Interface to listen on.", show_default="OODALOO_HOST or 127.0.0.1")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: OODALOO_PORT or 8000].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.", show_default="OODALOO_PORT or 8000")] = None,
 ) -> None:
-    """Apply migrations and serve the app (API, console and, by default, the embedded QBO sandbox)."""
+    """Apply migrations and serve the app (API, console and, except in production, the embedded QBO sandbox)."""
     import uvicorn
 
     from oodaloo.infra.db.engine import ensure_sqlite_directory
@@ -45,12 +48,28 @@ def run(
 
     overrides: dict[str, Any] = {key: value for key, value in {"host": host, "port": port}.items() if value is not None}
     # Migrations run once here, before serving, rather than in the app's start-up.
-    settings = Settings(**overrides, auto_migrate=False)
+    settings = _settings_or_exit(**overrides, auto_migrate=False)
     Path("var").mkdir(exist_ok=True)
     ensure_sqlite_directory(settings.database_url)
     upgrade_to_head(settings.database_url)
     # log_config=None: our structlog setup (with redaction) handles uvicorn's records too.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def _settings_or_exit(**overrides: Any) -> Settings:
+    """The settings, or exit 2 naming each refused one (e.g. production's checks) without a traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as invalid:
+        # Names and messages only: the settings class hides input values, and a refused value may be a secret.
+        messages = [
+            "".join(f"OODALOO_{str(part).upper()}: " for part in error["loc"][:1])
+            + error["msg"].removeprefix("Value error, ")
+            for error in invalid.errors()
+        ]
+        problems = "\n".join(f"  - {line}" for message in messages for line in message.splitlines())
+        typer.echo(f"Oodaloo cannot start with these settings:\n{problems}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 
 from oodaloo.domains.core.demo import ensure_demo
@@ -21,11 +21,14 @@ from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.smart_sync import JobQueue
 from oodaloo.infra.logging import configure_logging, get_logger
 from oodaloo.infra.metrics import HttpMetrics
+from oodaloo.infra.throttle import make_throttle
 from oodaloo.infra.web.errors import install_error_handlers
-from oodaloo.infra.web.middleware import RequestContextMiddleware
+from oodaloo.infra.web.input_guard import refuse_nul_characters
+from oodaloo.infra.web.middleware import RequestBodyLimitMiddleware, RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
-from oodaloo.runway.routes import actions, auth, bills, businesses, health, pages, qbo
-from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings, get_settings
+from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo
+from oodaloo.runway.routes.docs import install_api_docs
+from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, EMBEDDED_SANDBOX_PATH, Settings, get_settings
 from oodaloo.wiring import QBORuntime, build_runtime, connect_demo_when_ready
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ def _create_sandbox(config: SandboxConfig) -> Starlette:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.environment == "production" and settings.embedded_sandbox:
+        # Settings refuse this when validated; a copy made with ``model_copy(update=...)`` skips validation.
+        raise ValueError(EMBEDDED_SANDBOX_IN_PRODUCTION)
     configure_logging(settings.log_level, settings.log_format)
     metrics = HttpMetrics()
     embedded = sandbox_config(settings) if settings.embedded_sandbox else None
@@ -64,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         app.state.database, app.state.redis = database, redis
+        app.state.throttle = make_throttle(redis)
         runtime = build_runtime(settings, database.sessionmaker)
         app.state.qbo_connections, app.state.smart_sync = runtime.connections, runtime.sync
         try:
@@ -87,14 +94,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await redis.aclose()
             await database.dispose()
 
-    app = FastAPI(title="Oodaloo", summary="Weekly cash-runway console for QuickBooks Online", lifespan=lifespan)
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; ours are served offline (install_api_docs).
+    app = FastAPI(
+        title="Oodaloo",
+        summary="Weekly cash-runway console for QuickBooks Online",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        # Before every route's own dependencies: text holding NUL is refused, naming the field, on every database.
+        dependencies=[Depends(refuse_nul_characters)],
+    )
+    install_api_docs(app)
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.csrf = CsrfSigner(settings.secret_key.get_secret_value())
     install_error_handlers(app)
+    # Added last runs first: the request context wraps the body limit, so a 413 carries a request id and is logged.
+    app.add_middleware(RequestBodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     for router in (health.router, auth.router, businesses.router, pages.router, bills.router, actions.router):
         app.include_router(router)
+    app.include_router(accounts.router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -14,9 +16,24 @@ Environment = Literal["development", "test", "production"]
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 MIN_SECRET_KEY_LENGTH = 32
 # Fragments that betray a placeholder someone forgot to replace.
-PLACEHOLDER_FRAGMENTS = ("change-me", "changeme", "insecure", "placeholder", "secret-key", "example")
+PLACEHOLDER_FRAGMENTS = ("change-me", "changeme", "insecure", "placeholder", "secret-key", "example", "password")
+# The least a production secret key must score on ``estimated_entropy_bits`` (its length times the Shannon entropy
+# of its character frequencies). The estimate sees how many characters a key uses and how evenly, not their order,
+# and it undercounts a short random key: the weakest key a generator gives that we accept, 32 hex digits
+# (``secrets.token_hex(16)``, 128 random bits), scores 116 on average and never fell below 90 in 200,000 draws,
+# so the bar sits at 80, clear of that. A key of one repeated character scores 0, and no 32-character key built
+# from five or fewer distinct characters can reach 80 (32 x log2 5 = 74.3 bits).
+MIN_SECRET_KEY_ENTROPY_BITS = 80
 
 EMBEDDED_SANDBOX_PATH = "/qbo-sandbox"
+# The QBO sandbox's own OAuth client (``oodaloo sandbox``'s defaults; settings may not import the sandbox): known
+# to anyone who reads this code, so fine for the embedded default and refused in production.
+SANDBOX_QBO_CLIENT_ID = "oodaloo-sandbox-client"
+SANDBOX_QBO_CLIENT_SECRET = "oodaloo-sandbox-secret"
+EMBEDDED_SANDBOX_IN_PRODUCTION = (
+    "OODALOO_EMBEDDED_SANDBOX cannot be enabled in production: the embedded sandbox mints tokens and injects faults "
+    "for anyone who asks; run it as its own server (`oodaloo sandbox`) and point OODALOO_QBO_* at it"
+)
 
 
 class Settings(BaseSettings):
@@ -32,18 +49,21 @@ class Settings(BaseSettings):
     # processes start at once and migrations belong to a deploy step (``oodaloo migrate``).
     auto_migrate: bool = True
 
+    # Mount the QBO sandbox at /qbo-sandbox and create the demo user and business. Defaults to on except in
+    # production, which refuses it.
     embedded_sandbox: bool = True
     sandbox_scenario: Literal["healthy", "tight", "crisis"] = "healthy"
     sandbox_state_file: str | None = "./var/sandbox-state.json"
-    # Signs loopback visitors without a session in as the demo user. Defaults to on in development only.
+    # Signs loopback visitors without a session in as the demo user, and offers them "Continue as the demo user"
+    # on the sign-in page after they sign out. Defaults to on in development only.
     demo_autologin: bool = False
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    # QBO connection (used by a later issue). Left unset, they point at the embedded sandbox on host:port.
-    qbo_client_id: str = "oodaloo-sandbox-client"
-    qbo_client_secret: SecretStr = SecretStr("oodaloo-sandbox-secret")
+    # The QBO connection. Left unset, they point at the embedded sandbox on host:port; production must set them.
+    qbo_client_id: str = SANDBOX_QBO_CLIENT_ID
+    qbo_client_secret: SecretStr = SecretStr(SANDBOX_QBO_CLIENT_SECRET)
     qbo_redirect_uri: str = ""
     qbo_discovery_url: str = ""
     qbo_api_base_url: str = ""
@@ -56,6 +76,9 @@ class Settings(BaseSettings):
     action_deadline_seconds: float = Field(default=8.0, gt=0, le=120)
     # An in-flight/pending action untouched this long is taken to belong to a dead process (unset: 300 s).
     reconcile_stale_seconds: float | None = Field(default=None, gt=0)
+    # The lease a process holds on an action it is sending, renewed while it runs: a dead process's actions are taken
+    # over once it runs out (unset: 30 s).
+    action_lease_seconds: float | None = Field(default=None, gt=0)
     # Base of the exponential backoff between checks of an unconfirmed action (unset: 5 s).
     reconcile_backoff_seconds: float | None = Field(default=None, gt=0)
     # How often the embedded app sweeps for due reconciliations (``oodaloo scheduler`` uses the queue's interval).
@@ -65,38 +88,68 @@ class Settings(BaseSettings):
     @classmethod
     def _environment_defaults(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            is_development = data.get("environment", "development") == "development"
-            data.setdefault("demo_autologin", is_development)
-            data.setdefault("auto_migrate", data.get("environment", "development") != "production")
+            environment = data.get("environment", "development")
+            data.setdefault("demo_autologin", environment == "development")
+            data.setdefault("auto_migrate", environment != "production")
+            data.setdefault("embedded_sandbox", environment != "production")
             own_base = f"http://{data.get('host', '127.0.0.1')}:{data.get('port', 8000)}"
             sandbox_base = own_base + EMBEDDED_SANDBOX_PATH
-            for key, default in (
-                ("qbo_api_base_url", sandbox_base),
-                ("qbo_discovery_url", sandbox_base + "/.well-known/openid_configuration"),
-                ("qbo_redirect_uri", own_base + "/qbo/callback"),
-            ):
+            defaults = [("qbo_redirect_uri", own_base + "/qbo/callback")]
+            if environment != "production":  # production never mounts the sandbox these would point at
+                defaults += [
+                    ("qbo_api_base_url", sandbox_base),
+                    ("qbo_discovery_url", sandbox_base + "/.well-known/openid_configuration"),
+                ]
+            for key, default in defaults:
                 if not data.get(key):
                     data[key] = default
         return data
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
-        if self.environment != "production":
-            return self
+        if self.environment == "production" and (problems := self._production_problems()):
+            # One message naming every problem, a line each, so a deploy is fixed in one go; no value is ever quoted
+            # (secrets).
+            raise ValueError("\n".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
+        problems: list[str] = []
         key = self.secret_key.get_secret_value()
         if len(key) < MIN_SECRET_KEY_LENGTH or any(fragment in key.lower() for fragment in PLACEHOLDER_FRAGMENTS):
-            raise ValueError(
+            problems.append(
                 f"OODALOO_SECRET_KEY must be a random value of at least {MIN_SECRET_KEY_LENGTH} characters "
                 "in production (placeholders are refused)"
             )
+        elif estimated_entropy_bits(key) < MIN_SECRET_KEY_ENTROPY_BITS:
+            problems.append(
+                f"OODALOO_SECRET_KEY is too predictable for production: it is made of too few distinct "
+                f"characters (estimated below {MIN_SECRET_KEY_ENTROPY_BITS} bits of entropy); generate one with "
+                '`python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+            )
         if self.demo_autologin:
-            raise ValueError("OODALOO_DEMO_AUTOLOGIN cannot be enabled in production")
+            problems.append("OODALOO_DEMO_AUTOLOGIN cannot be enabled in production")
+        if self.embedded_sandbox:
+            problems.append(EMBEDDED_SANDBOX_IN_PRODUCTION)
         if self.encryption_keys is None or not self.encryption_keys.get_secret_value().strip():
-            raise ValueError(
+            problems.append(
                 "OODALOO_ENCRYPTION_KEYS must be set in production (comma-separated Fernet keys, newest first; "
                 "generate one with cryptography's Fernet.generate_key())"
             )
-        return self
+        if self.qbo_client_id == SANDBOX_QBO_CLIENT_ID:
+            problems.append(
+                "OODALOO_QBO_CLIENT_ID must be your Intuit app's client id in production, not the sandbox's"
+            )
+        if self.qbo_client_secret.get_secret_value() == SANDBOX_QBO_CLIENT_SECRET:
+            problems.append(
+                "OODALOO_QBO_CLIENT_SECRET must be your Intuit app's client secret in production, not the sandbox's"
+            )
+        if not self.qbo_api_base_url or not self.qbo_discovery_url:
+            problems.append(
+                "OODALOO_QBO_API_BASE_URL and OODALOO_QBO_DISCOVERY_URL must be set in production (Intuit's, or a "
+                "standalone `oodaloo sandbox`): their defaults point at the embedded sandbox, never mounted there"
+            )
+        return problems
 
     @model_validator(mode="after")
     def _check_encryption_keys(self) -> Settings:
@@ -111,6 +164,14 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+
+def estimated_entropy_bits(value: str) -> float:
+    """``len(value)`` times the Shannon entropy of its character frequencies: 0 for ``"aaaa…"``, 5 bits a character
+    for 32 distinct characters. Blind to order, so an upper bound for a patterned value; see
+    MIN_SECRET_KEY_ENTROPY_BITS for how it undercounts a short random one."""
+    length = len(value)
+    return -sum(count * math.log2(count / length) for count in Counter(value).values())
 
 
 def _is_fernet_key(key: str) -> bool:

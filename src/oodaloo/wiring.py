@@ -38,6 +38,8 @@ def reconcile_policy(settings: Settings) -> ReconcilePolicy:
     overrides: dict[str, Any] = {}
     if settings.reconcile_stale_seconds is not None:
         overrides["stale_after_seconds"] = settings.reconcile_stale_seconds
+    if settings.action_lease_seconds is not None:
+        overrides["lease_seconds"] = settings.action_lease_seconds
     if settings.reconcile_backoff_seconds is not None:
         backoff = settings.reconcile_backoff_seconds
         overrides["check_backoff_base_seconds"] = backoff
@@ -68,9 +70,18 @@ def build_runtime(
 ) -> QBORuntime:
     """One pooled transport shared by SmartSync and the OAuth client; SmartSync with every action handler."""
     transport = HttpTransport()
+    sync = SmartSyncService.create(
+        api_base_url=settings.qbo_api_base_url,
+        sessionmaker=sessionmaker,
+        redis_url=settings.redis_url,
+        transport=transport,
+        reconcile_policy=reconcile_policy(settings),
+    )
+    # SmartSync first: connecting reads the company's name through it.
     connections = ConnectionService.create(
         sessionmaker=sessionmaker,
         transport=transport,
+        sync=sync,
         discovery_url=settings.qbo_discovery_url,
         client_id=settings.qbo_client_id,
         client_secret=settings.qbo_client_secret.get_secret_value(),
@@ -78,13 +89,6 @@ def build_runtime(
         secret_key=settings.secret_key.get_secret_value(),
         encryption_keys=settings.encryption_keys.get_secret_value() if settings.encryption_keys else None,
         redis_url=settings.redis_url,
-    )
-    sync = SmartSyncService.create(
-        api_base_url=settings.qbo_api_base_url,
-        sessionmaker=sessionmaker,
-        redis_url=settings.redis_url,
-        transport=transport,
-        reconcile_policy=reconcile_policy(settings),
     )
     register_handlers(sync, connections)
     return QBORuntime(transport, connections, sync, database)

@@ -23,11 +23,11 @@ from oodaloo.main import create_app
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import FaultConfig, LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
+from tests.support.credentials import SESSION_COOKIE, TEST_PASSWORD, session_cookie_of
 from tests.support.servers import serve
 
 # The app's OAuth callback; the host is never dialled (the test follows QBO's redirect onto the app itself).
 REDIRECT_URI = "http://127.0.0.1:9/qbo/callback"
-PASSWORD = "correct horse battery staple"
 ADMIN_TIMEOUT_SECONDS = 60.0
 PAGE_SIZE = 1000
 # A quiet sandbox: no latency, no faults (set before set-up and before verification).
@@ -193,7 +193,8 @@ class Customer:
         return {"amount": str(amount), "pay_from_account_id": account_id}
 
     def pay(self, bill_id: str, amount: Decimal, account_id: str, *, key: str | None = None) -> httpx.Response:
-        headers = {"Idempotency-Key": key} if key else {}
+        """A payment; without ``key`` a new intent, with a key of its own (the API requires one)."""
+        headers = {"Idempotency-Key": key or f"pay-{uuid.uuid4().hex}"}
         return self.api.post(self.pay_path(bill_id), json=self.pay_body(amount, account_id), headers=headers)
 
     def action(self, action_id: str) -> JSONObject:
@@ -206,15 +207,6 @@ class Customer:
         self.api.close()
 
 
-def _session_cookie(response: httpx.Response) -> str:
-    # The cookie is Secure outside development; the harness carries it by hand, as a browser on https would.
-    for header in response.headers.get_list("set-cookie"):
-        name, _, rest = header.partition("=")
-        if name == "oodaloo_session":
-            return rest.split(";", 1)[0]
-    raise AssertionError(f"no session cookie in the answer: {response.status_code} {response.text[:200]}")
-
-
 def _expect(response: httpx.Response, status: int) -> JSONObject:
     assert response.status_code == status, f"{response.request.url}: {response.status_code} {response.text[:500]}"
     body: JSONObject = response.json() if response.content else {}
@@ -224,9 +216,9 @@ def _expect(response: httpx.Response, status: int) -> JSONObject:
 def connect_customer(app_url: str, realm_id: str, *, timeout: float = 30.0) -> Customer:
     """Sign up, create a business, connect it to ``realm_id`` through the real OAuth routes, mint an API token."""
     email = f"acceptance-{uuid.uuid4().hex[:12]}@example.com"
-    signup = httpx.post(f"{app_url}/api/auth/signup", json={"email": email, "password": PASSWORD}, timeout=timeout)
+    signup = httpx.post(f"{app_url}/api/auth/signup", json={"email": email, "password": TEST_PASSWORD}, timeout=timeout)
     _expect(signup, 201)
-    cookie = {"Cookie": f"oodaloo_session={_session_cookie(signup)}"}
+    cookie = {"Cookie": f"{SESSION_COOKIE}={session_cookie_of(signup)}"}
     with httpx.Client(base_url=app_url, headers=cookie, timeout=timeout) as browser:
         business = _expect(browser.post("/api/businesses", json={"name": "Acme Supply", "timezone": "UTC"}), 201)
         business_id: str = business["id"]

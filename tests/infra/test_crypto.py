@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from oodaloo.infra.crypto import DecryptionFailed, TokenCipher, derive_key, generate_key
 from oodaloo.settings import Settings
+from tests.support.production import production_settings
 
 STRONG_SECRET = "k3Jq9VZp0rX2mN8bT4wY6cL1fH5sD7gA"
 TOKEN = "RT1-refresh-token-plaintext-0123456789"
@@ -63,5 +64,5 @@ def test_keys_that_are_not_fernet_keys_are_refused() -> None:
 def test_production_refuses_to_start_without_explicit_encryption_keys() -> None:
     with pytest.raises(ValidationError, match="OODALOO_ENCRYPTION_KEYS must be set in production"):
         Settings(environment="production", secret_key=STRONG_SECRET)
-    settings = Settings(environment="production", secret_key=STRONG_SECRET, encryption_keys=generate_key())
+    settings = production_settings(secret_key=STRONG_SECRET, encryption_keys=generate_key())
     assert settings.encryption_keys is not None

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import time
+import uuid
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+import time_machine
 
+from oodaloo.domains.core.service import SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_ADDRESS
+from oodaloo.infra.auth import passwords
+from oodaloo.infra.auth.csrf import CSRF_COOKIE
 from tests.conftest import TEST_PASSWORD, Account, session_cookie_of, unique_email
+
+WRONG_PASSWORD = "wrong password!"
 
 
 def test_signup_signs_in_with_a_hardened_cookie(anonymous: httpx.Client) -> None:
@@ -128,3 +138,115 @@ def test_bad_credentials_are_401(anonymous: httpx.Client, authorization: str) ->
 def test_anonymous_caller_is_401(anonymous: httpx.Client) -> None:
     assert anonymous.get("/api/me").status_code == 401
     assert anonymous.get("/api/businesses").status_code == 401
+
+
+def an_address() -> dict[str, str]:
+    """A client address of the test's own: the test server believes ``X-Forwarded-For`` from loopback (uvicorn's
+    default), so no other test's sign-ins count against it."""
+    return {"X-Forwarded-For": f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"}
+
+
+@pytest.fixture
+def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each argon2 verification the server runs (the real one, counted), by the hash it checked against."""
+    checked: list[str] = []
+    verify = passwords.verify_password
+
+    def counted(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", counted)
+    return checked
+
+
+def sign_in(client: httpx.Client, email: str, password: str, headers: dict[str, str]) -> httpx.Response:
+    return client.post("/api/auth/signin", json={"email": email, "password": password}, headers=headers)
+
+
+def test_failed_sign_ins_are_limited_per_account_before_the_password_is_checked(
+    make_account: Callable[..., Account], anonymous: httpx.Client, password_checks: list[str]
+) -> None:
+    account = make_account()
+    # Each guess from another address: the account's own limit is what must stop them.
+    for _ in range(SIGN_IN_PER_ACCOUNT.attempts):
+        assert sign_in(anonymous, account.email, WRONG_PASSWORD, an_address()).status_code == 401
+    assert len(password_checks) == SIGN_IN_PER_ACCOUNT.attempts
+
+    refused = sign_in(anonymous, account.email.upper(), account.password, an_address())  # the same account, spelled
+    refused_at = time.time()
+
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "too_many_sign_in_attempts"
+    assert "try again in" in error["message"]
+    retry_after = int(refused.headers["retry-after"])
+    assert 0 < retry_after <= SIGN_IN_PER_ACCOUNT.window_seconds
+    assert "set-cookie" not in refused.headers
+    assert len(password_checks) == SIGN_IN_PER_ACCOUNT.attempts  # refused without spending argon2 on it
+
+    # Just before Retry-After has passed the account is still closed; once it has, its owner signs in.
+    with time_machine.travel(refused_at + retry_after - 60, tick=False):
+        assert sign_in(anonymous, account.email, account.password, an_address()).status_code == 429
+    with time_machine.travel(refused_at + retry_after + 1, tick=False):
+        signed_in = sign_in(anonymous, account.email, account.password, an_address())
+    assert signed_in.status_code == 200
+    assert (
+        anonymous.get("/api/me", headers={"Cookie": f"oodaloo_session={session_cookie_of(signed_in)}"}).json()["email"]
+        == account.email
+    )
+
+
+def test_failed_sign_ins_are_limited_per_client_address_across_accounts(
+    make_account: Callable[..., Account], anonymous: httpx.Client
+) -> None:
+    account = make_account()
+    address = an_address()
+    for _ in range(SIGN_IN_PER_ADDRESS.attempts):
+        assert sign_in(anonymous, unique_email("sprayed"), WRONG_PASSWORD, address).status_code == 401
+
+    refused = sign_in(anonymous, account.email, account.password, address)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_sign_in_attempts"
+    assert int(refused.headers["retry-after"]) > 0
+    # The account itself is not closed: from anywhere else its owner signs in.
+    assert sign_in(anonymous, account.email, account.password, an_address()).status_code == 200
+
+
+def test_successful_sign_ins_use_up_no_limit(make_account: Callable[..., Account], anonymous: httpx.Client) -> None:
+    account = make_account()
+    address = an_address()
+    for _ in range(SIGN_IN_PER_ACCOUNT.attempts + 2):
+        assert sign_in(anonymous, account.email, account.password, address).status_code == 200
+    # All of the account's failures are still available to its owner's typos.
+    for _ in range(SIGN_IN_PER_ACCOUNT.attempts):
+        assert sign_in(anonymous, account.email, WRONG_PASSWORD, address).status_code == 401
+
+
+def _console_form(client: httpx.Client, headers: dict[str, str]) -> tuple[dict[str, str], str]:
+    """The sign-in page's CSRF cookie (sent by hand: it is Secure outside development) and its form token."""
+    page = client.get("/signin", headers=headers)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return {**headers, "Cookie": f"{CSRF_COOKIE}={page.cookies[CSRF_COOKIE]}"}, match.group(1)
+
+
+def test_the_console_sign_in_form_shares_the_limit(
+    make_account: Callable[..., Account], anonymous: httpx.Client
+) -> None:
+    account = make_account()
+    headers, csrf_token = _console_form(anonymous, an_address())
+    form: dict[str, Any] = {"email": account.email, "password": WRONG_PASSWORD, "csrf_token": csrf_token}
+    half = SIGN_IN_PER_ACCOUNT.attempts // 2
+    for _ in range(half):
+        assert anonymous.post("/signin", data=form, headers=headers).status_code == 401
+    for _ in range(SIGN_IN_PER_ACCOUNT.attempts - half):
+        assert sign_in(anonymous, account.email, WRONG_PASSWORD, an_address()).status_code == 401
+
+    refused = anonymous.post("/signin", data={**form, "password": account.password}, headers=headers)
+
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert "Too many failed sign-in attempts" in refused.text
+    assert "oodaloo_session" not in refused.headers.get("set-cookie", "")
+    assert sign_in(anonymous, account.email, account.password, an_address()).status_code == 429

@@ -10,15 +10,17 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy import select
 
-from oodaloo.domains.ap.schemas import PayBillIn
+from oodaloo.domains.ap.schemas import CENTS, PayBillIn
 from oodaloo.domains.ap.service import BillService, PaymentAnswer
 from oodaloo.domains.ap.service import Payer as BillPayer
 from oodaloo.domains.core.demo import DEMO_EMAIL
@@ -26,7 +28,8 @@ from oodaloo.domains.core.models import Business, Membership, User
 from oodaloo.domains.qbo.auth import RECONNECT_MESSAGE
 from oodaloo.domains.qbo.models import QBOConnection
 from oodaloo.infra.db.engine import Database
-from oodaloo.main import create_app
+from oodaloo.infra.jobs.smart_sync import BreakerSettings
+from oodaloo.main import create_app, sandbox_config
 from oodaloo.runway.routes.bills import get_bill_service
 from oodaloo.settings import Settings
 from tests.support.qbo import (
@@ -86,9 +89,16 @@ class Payer:
     bank_id: str
 
     def pay(
-        self, bill_id: str, body: dict[str, Any], key: str | None = None, as_: Browser | None = None
+        self,
+        bill_id: str,
+        body: dict[str, Any],
+        key: str | None = None,
+        as_: Browser | None = None,
+        *,
+        without_key: bool = False,
     ) -> httpx.Response:
-        headers = {"Idempotency-Key": key} if key is not None else {}
+        """Pay as a client does: with ``key``, or a new key of its own (a new payment); ``without_key`` sends none."""
+        headers = {} if without_key else {"Idempotency-Key": key or new_key()}
         return (as_ or self.owner).post(
             f"/api/businesses/{self.business_id}/bills/{bill_id}/pay", json=body, headers=headers
         )
@@ -121,21 +131,23 @@ def payer(served: Served, browsers: Browsers) -> Payer:
     return Payer(owner, business_id, company, company.account_id("Bank"))
 
 
-def key() -> str:
+def new_key() -> str:
     return f"pay-{uuid.uuid4().hex}"
 
 
 def test_paying_a_bill_writes_one_bill_payment_and_reduces_the_balance(payer: Payer) -> None:
     bill = payer.company.new_bill("300.00")
+    # A few days back in the business's zone (new_business: New York): well inside the window whatever the hour.
+    paid_on = (datetime.now(ZoneInfo("America/New_York")).date() - timedelta(days=5)).isoformat()
     response = payer.pay(
-        bill["Id"], {"amount": "300.00", "pay_from_account_id": payer.bank_id, "payment_date": "2026-11-26"}, key()
+        bill["Id"], {"amount": "300.00", "pay_from_account_id": payer.bank_id, "payment_date": paid_on}, new_key()
     )
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "succeeded"
     assert (body["bill_id"], body["amount"], body["pay_from_account_id"]) == (bill["Id"], "300.00", payer.bank_id)
-    assert body["payment_date"] == "2026-11-26"
+    assert body["payment_date"] == paid_on
     assert body["repeated"] is False
     payments = payer.company.payments_of_bill(bill["Id"])
     assert [payment["Id"] for payment in payments] == [body["bill_payment_id"]]
@@ -167,7 +179,7 @@ def test_a_partial_payment_leaves_the_rest_open_and_more_than_the_balance_is_ref
 def test_a_repeated_key_answers_the_first_outcome_and_a_changed_body_is_a_conflict(payer: Payer) -> None:
     bill = payer.company.new_bill("80.00")
     body = {"amount": "80.00", "pay_from_account_id": payer.bank_id}
-    idempotency_key = key()
+    idempotency_key = new_key()
     first = payer.pay(bill["Id"], body, idempotency_key)
     again = payer.pay(bill["Id"], {**body, "amount": "80"}, idempotency_key)
     other = payer.pay(bill["Id"], {**body, "amount": "70.00"}, idempotency_key)
@@ -177,8 +189,8 @@ def test_a_repeated_key_answers_the_first_outcome_and_a_changed_body_is_a_confli
     assert len(payer.company.payments_of_bill(bill["Id"])) == 1
     assert other.status_code == 409, other.text
     assert other.json()["error"]["code"] == "idempotency_conflict"
-    # Without a key every request is a new payment: the bill is paid now, so this one is refused.
-    fresh = payer.pay(bill["Id"], body)
+    # A new key is a new payment: the bill is paid now, so this one is refused.
+    fresh = payer.pay(bill["Id"], body, new_key())
     assert (fresh.status_code, fresh.json()["error"]["code"]) == (422, "bill_already_paid")
 
 
@@ -203,7 +215,7 @@ def test_a_payment_quickbooks_refuses_fails_the_action_and_writes_nothing(payer:
     vendor_id = payer.company.vendor_ids()[1]
     bill = payer.company.new_bill("60.00", vendor_id=vendor_id)
     payer.company.deactivate("Vendor", vendor_id)  # our checks pass (bill open, account usable); QBO refuses
-    idempotency_key = key()
+    idempotency_key = new_key()
     response = payer.pay(bill["Id"], {"amount": "60.00", "pay_from_account_id": payer.bank_id}, idempotency_key)
 
     assert response.status_code == 422, response.text
@@ -266,7 +278,9 @@ def test_a_business_without_quickbooks_is_told_to_connect(browsers: Browsers) ->
     owner = browsers.sign_up("unconnected")
     business_id = new_business(owner)
     response = owner.post(
-        f"/api/businesses/{business_id}/bills/1/pay", json={"amount": "10.00", "pay_from_account_id": "35"}
+        f"/api/businesses/{business_id}/bills/1/pay",
+        json={"amount": "10.00", "pay_from_account_id": "35"},
+        headers={"Idempotency-Key": new_key()},
     )
     assert response.status_code == 409, response.text
     error = response.json()["error"]
@@ -280,7 +294,7 @@ def test_a_lost_response_is_answered_202_and_the_reconciler_confirms_one_payment
     # Every write commits but its answer is lost (reads are untouched), on each of the user's attempts.
     httpx.post(faults, json={"error_rate": 1.0, "kinds": {"lost_response": 1.0}}).raise_for_status()
     try:
-        response = payer.pay(bill["Id"], {"amount": "90.00", "pay_from_account_id": payer.bank_id}, key())
+        response = payer.pay(bill["Id"], {"amount": "90.00", "pay_from_account_id": payer.bank_id}, new_key())
     finally:
         httpx.post(faults, json={"error_rate": 0.0, "kinds": {"500": 1.0, "502": 1.0, "503": 1.0}}).raise_for_status()
 
@@ -327,30 +341,37 @@ def test_the_embedded_demo_business_is_connected_after_start_up(embedded_setting
     embedded_settings = embedded_settings.model_copy(
         update={key: getattr(served.settings, key) for key in ("qbo_discovery_url", "qbo_api_base_url")}
     )
+    demo_realm = sandbox_config(embedded_settings).realm_id
+    company_name = SandboxCompany(served.sandbox, demo_realm).read("CompanyInfo", demo_realm)["CompanyName"]
     with serve(create_app(embedded_settings)):
         deadline = time.monotonic() + SETTLE_SECONDS
-        status = asyncio.run(demo_connection_status(embedded_settings))
-        while status != "connected" and time.monotonic() < deadline:
+        status, name = asyncio.run(demo_connection(embedded_settings))
+        while (status != "connected" or name != company_name) and time.monotonic() < deadline:
             time.sleep(0.1)
-            status = asyncio.run(demo_connection_status(embedded_settings))
+            status, name = asyncio.run(demo_connection(embedded_settings))
     assert status == "connected"
+    # Connecting named the demo business after its QuickBooks company, and a restart keeps that name.
+    assert name == company_name
+    with serve(create_app(embedded_settings)):
+        assert asyncio.run(demo_connection(embedded_settings)) == ("connected", company_name)
 
 
-async def demo_connection_status(settings: Settings) -> str | None:
+async def demo_connection(settings: Settings) -> tuple[str | None, str | None]:
+    """The demo business's connection status and its name."""
     database = Database(settings.database_url)
     try:
         async with database.sessionmaker() as session:
             statement = (
-                select(QBOConnection.status)
+                select(QBOConnection.status, Business.name)
                 .join(Business, Business.id == QBOConnection.business_id)
                 .join(Membership, Membership.business_id == Business.id)
                 .join(User, User.id == Membership.user_id)
                 .where(User.email == DEMO_EMAIL)
             )
-            status = (await session.execute(statement)).scalar_one_or_none()
+            row = (await session.execute(statement)).one_or_none()
     finally:
         await database.dispose()
-    return None if status is None else str(status.value)
+    return (None, None) if row is None else (str(row.status.value), row.name)
 
 
 # ------------------------------------------------------------------------------ the open bills, and paying from them
@@ -425,12 +446,12 @@ def test_paying_a_listed_bill_asks_quickbooks_only_to_write_the_payment(payer: P
     body = {"amount": "100.00", "pay_from_account_id": payer.bank_id}
 
     before = qbo_requests(payer.company)
-    first = payer.pay(bill["Id"], body, key())
+    first = payer.pay(bill["Id"], body, new_key())
     assert first.status_code == 200, first.text
     assert qbo_requests_during(payer.company, before) == {"billpayment": 1}
     # What is left is known from the first payment: paying it is one request too.
     before = qbo_requests(payer.company)
-    rest = payer.pay(bill["Id"], {**body, "amount": "50.00"}, key())
+    rest = payer.pay(bill["Id"], {**body, "amount": "50.00"}, new_key())
     assert rest.status_code == 200, rest.text
     assert qbo_requests_during(payer.company, before) == {"billpayment": 1}
     assert payer.company.bill_balance(bill["Id"]) == 0
@@ -440,7 +461,7 @@ def test_paying_a_listed_bill_asks_quickbooks_only_to_write_the_payment(payer: P
 def test_paying_a_bill_not_listed_reads_the_bill_and_the_account_then_writes(payer: Payer) -> None:
     bill = payer.company.new_bill("70.00")
     before = qbo_requests(payer.company)
-    response = payer.pay(bill["Id"], {"amount": "70.00", "pay_from_account_id": payer.bank_id}, key())
+    response = payer.pay(bill["Id"], {"amount": "70.00", "pay_from_account_id": payer.bank_id}, new_key())
 
     assert response.status_code == 200, response.text
     assert qbo_requests_during(payer.company, before) == {"bill": 1, "account": 1, "billpayment": 1}
@@ -461,7 +482,7 @@ def test_a_stale_listed_balance_is_refused_by_quickbooks_naming_the_amount(payer
         },
     )
     body = {"amount": "300.00", "pay_from_account_id": payer.bank_id}
-    idempotency_key = key()
+    idempotency_key = new_key()
 
     response = payer.pay(bill["Id"], body, idempotency_key)
     assert response.status_code == 422, response.text
@@ -474,7 +495,7 @@ def test_a_stale_listed_balance_is_refused_by_quickbooks_naming_the_amount(payer
     repeat = payer.pay(bill["Id"], body, idempotency_key)
     assert (repeat.status_code, repeat.json()["error"]) == (422, error)
     # The stale snapshot is gone: a new request is checked against QuickBooks' current balance.
-    fresh = payer.pay(bill["Id"], body, key())
+    fresh = payer.pay(bill["Id"], body, new_key())
     assert fresh.status_code == 422, fresh.text
     assert fresh.json()["error"]["code"] == "amount_over_balance"
     assert "100.00" in fresh.json()["error"]["message"]
@@ -484,12 +505,10 @@ class TwinPaysFirst(BillService):
     """The duplicate-request race, made deterministic: the request's twin (same key, same body) runs to completion
     right after this copy looked the key up and found nothing, as when both arrive at once and the other is quicker."""
 
-    twin: tuple[BillPayer, str, PayBillIn, str | None] | None = None
+    twin: tuple[BillPayer, str, PayBillIn, str] | None = None
     twin_answer: PaymentAnswer | None = None
 
-    async def pay(
-        self, payer: BillPayer, bill_id: str, request: PayBillIn, idempotency_key: str | None
-    ) -> PaymentAnswer:
+    async def pay(self, payer: BillPayer, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
         if self.twin is None:
             self.twin = (payer, bill_id, request, idempotency_key)
         return await super().pay(payer, bill_id, request, idempotency_key)
@@ -516,7 +535,7 @@ def test_a_copy_overtaken_by_its_twin_answers_the_twins_payment(running: Running
         assert payer.open_bills().status_code == 200
     running.app.dependency_overrides[get_bill_service] = twin_pays_first
     try:
-        response = payer.pay(bill["Id"], {"amount": "65.00", "pay_from_account_id": payer.bank_id}, key())
+        response = payer.pay(bill["Id"], {"amount": "65.00", "pay_from_account_id": payer.bank_id}, new_key())
     finally:
         running.app.dependency_overrides.pop(get_bill_service)
 
@@ -535,7 +554,7 @@ async def test_two_copies_sent_at_once_both_answer_the_one_payment(payer: Payer)
         for bill in bills:
             path = f"/api/businesses/{payer.business_id}/bills/{bill['Id']}/pay"
             body = {"amount": bill["Balance"], "pay_from_account_id": payer.bank_id}
-            copy = {"json": body, "headers": {"Idempotency-Key": key()}}
+            copy = {"json": body, "headers": {"Idempotency-Key": new_key()}}
             answers = await asyncio.gather(client.post(path, **copy), client.post(path, **copy))
 
             assert [answer.status_code for answer in answers] == [200, 200], [answer.text for answer in answers]
@@ -545,3 +564,163 @@ async def test_two_copies_sent_at_once_both_answer_the_one_payment(payer: Payer)
             assert [payment["Id"] for payment in payer.company.payments_of_bill(bill["Id"])] == [
                 first["bill_payment_id"]
             ]
+
+
+# ------------------------------------------------------------------------------------- what a payment must carry
+def test_a_payment_without_an_idempotency_key_is_refused_428_and_pays_nothing(payer: Payer) -> None:
+    """Sent twice without a key, the same request once paid the bill twice; now neither is sent to QuickBooks."""
+    bill = payer.company.new_bill("75.00")
+    body = {"amount": "75.00", "pay_from_account_id": payer.bank_id}
+
+    answers = [payer.pay(bill["Id"], body, without_key=True) for _ in range(2)]
+
+    for answer in answers:
+        assert answer.status_code == 428, answer.text
+        error = answer.json()["error"]
+        assert (error["code"], error["field"]) == ("idempotency_key_required", "Idempotency-Key")
+        assert "Idempotency-Key" in error["message"]
+    assert payer.company.payments_of_bill(bill["Id"]) == []
+    assert payer.company.bill_balance(bill["Id"]) == Decimal("75.00")
+    # With a key it goes through.
+    assert payer.pay(bill["Id"], body, new_key()).status_code == 200
+
+
+def test_the_openapi_marks_the_idempotency_key_required(served: Served) -> None:
+    operation = httpx.get(f"{served.app}/openapi.json").json()["paths"][
+        "/api/businesses/{business_id}/bills/{bill_id}/pay"
+    ]["post"]
+    headers = [parameter for parameter in operation["parameters"] if parameter["in"] == "header"]
+    assert [(header["name"], header["required"]) for header in headers] == [("Idempotency-Key", True)]
+    assert headers[0]["schema"]["maxLength"] == 200
+    assert "428" in operation["responses"]
+
+
+SURPRISING_AMOUNTS: list[Any] = [
+    "1_000",  # Python's Decimal reads it as 1000
+    "1_000.00",
+    "\uff11\uff10\uff10\uff10.00",  # full-width digits: 1000.00 to Decimal
+    "\u0661\u0660\u0660\u0660",  # Arabic-Indic digits: 1000
+    "1e3",
+    "1E3",
+    " 1000.00",
+    "1000.00 ",
+    "+1000.00",
+    "1,000.00",
+    "1000.",
+    ".50",
+    "0x3e8",
+    "Infinity",
+    1e-07,  # a JSON number whose shortest form is not plain
+    1e3 * 1e20,
+    True,
+]
+
+
+def test_an_amount_that_is_not_a_plain_decimal_is_refused_and_nothing_is_paid(payer: Payer) -> None:
+    bill = payer.company.new_bill("1000.00")
+    for amount in SURPRISING_AMOUNTS:
+        response = payer.pay(bill["Id"], {"amount": amount, "pay_from_account_id": payer.bank_id})
+        assert response.status_code == 422, (amount, response.text)
+        error = response.json()["error"]
+        assert (error["code"], error["field"]) == ("invalid_input", "amount"), amount
+        assert "plain decimal" in error["message"]
+    assert payer.company.payments_of_bill(bill["Id"]) == []
+    assert payer.company.bill_balance(bill["Id"]) == Decimal("1000.00")
+    # The plain forms, as a string or a JSON number, still pay.
+    for amount in ("400", "300.5", 299.5):
+        paid = payer.pay(bill["Id"], {"amount": amount, "pay_from_account_id": payer.bank_id})
+        assert paid.status_code == 200, (amount, paid.text)
+    assert payer.company.bill_balance(bill["Id"]) == 0
+
+
+@pytest.mark.parametrize("payment_date", ["0001-01-01", "9999-12-31"])
+def test_a_payment_date_far_from_today_is_refused_and_not_sent(payer: Payer, payment_date: str) -> None:
+    bill = payer.company.new_bill("30.00")
+    before = qbo_requests(payer.company)
+    response = payer.pay(
+        bill["Id"], {"amount": "30.00", "pay_from_account_id": payer.bank_id, "payment_date": payment_date}
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("payment_date_out_of_range", "payment_date")
+    assert qbo_requests_during(payer.company, before) == {}  # QuickBooks was not even asked
+    assert payer.company.payments_of_bill(bill["Id"]) == []
+
+
+# ------------------------------------------------------------------------------------------- accounts to pay from
+def accounts_in_qbo(company: SandboxCompany) -> dict[str, dict[str, Any]]:
+    rows = company.query("SELECT * FROM Account WHERE AccountType IN ('Bank', 'Credit Card') MAXRESULTS 1000")
+    return {row["Id"]: row for row in rows if row.get("Active", True)}
+
+
+def test_the_accounts_to_pay_from_are_listed_with_balances(payer: Payer, browsers: Browsers) -> None:
+    viewer, stranger = browsers.sign_up("viewer"), browsers.sign_up("stranger")
+    add_member(payer.owner, payer.business_id, viewer, "viewer")
+    path = f"/api/businesses/{payer.business_id}/accounts"
+
+    response = viewer.get(path)  # any member may read them
+    assert response.status_code == 200, response.text
+    listed = response.json()
+    in_qbo = accounts_in_qbo(payer.company)
+    assert {"Bank", "Credit Card"} <= {row["AccountType"] for row in in_qbo.values()}
+    assert sorted(account["account_id"] for account in listed) == sorted(in_qbo)
+    for account in listed:
+        row = in_qbo[account["account_id"]]
+        assert account["account_type"] == row["AccountType"]
+        assert account["pay_type"] == ("Check" if row["AccountType"] == "Bank" else "CreditCard")
+        assert MONEY.match(account["current_balance"].removeprefix("-")), account
+        assert Decimal(account["current_balance"]) == Decimal(str(row.get("CurrentBalance", 0))).quantize(CENTS)
+        assert account["name"] == row.get("FullyQualifiedName", row["Name"])
+    types = [account["account_type"] for account in listed]
+    assert types == sorted(types, key=lambda kind: kind != "Bank")  # banks first
+    assert stranger.get(path).status_code == 404
+    unconnected = stranger.get(f"/api/businesses/{new_business(stranger)}/accounts")
+    assert (unconnected.status_code, unconnected.json()["error"]["code"]) == (409, "qbo_not_connected")
+
+
+def test_a_listed_account_pays_a_listed_bill_with_no_other_ids(payer: Payer) -> None:
+    payer.company.new_bill("42.00")
+    bills = payer.open_bills().json()
+    accounts = payer.owner.get(f"/api/businesses/{payer.business_id}/accounts").json()
+    card = next(account for account in accounts if account["account_type"] == "Credit Card")
+    bill = next(bill for bill in bills if bill["balance"] == "42.00")
+
+    response = payer.pay(bill["bill_id"], {"amount": bill["balance"], "pay_from_account_id": card["account_id"]})
+    assert response.status_code == 200, response.text
+    payments = payer.company.payments_of_bill(bill["bill_id"])
+    assert [payment["PayType"] for payment in payments] == ["CreditCard"]
+    assert payments[0]["CreditCardPayment"]["CCAccountRef"]["value"] == card["account_id"]
+    after = payer.owner.get(f"/api/businesses/{payer.business_id}/accounts").json()
+    owed = {account["account_id"]: Decimal(account["current_balance"]) for account in after}
+    assert owed[card["account_id"]] == Decimal(card["current_balance"]) + Decimal("42.00")  # more owed on the card
+
+
+def test_an_inactive_account_is_not_listed(payer: Payer) -> None:
+    payer.company.deactivate("Account", payer.bank_id)
+    listed = payer.owner.get(f"/api/businesses/{payer.business_id}/accounts").json()
+    assert payer.bank_id not in {account["account_id"] for account in listed}
+
+
+def test_quickbooks_unavailable_is_one_503_with_retry_after_on_every_route(payer: Payer) -> None:
+    """Failing reads and then the open circuit both answer 503 ``qbo_unavailable`` with Retry-After; the circuit's is
+    its cool-down, which SmartSync's error carries to the route."""
+    bill = payer.company.new_bill("20.00")
+    faults = f"{payer.company.sandbox}/_sandbox/faults"
+    httpx.post(faults, json={"error_rate": 1.0, "kinds": {"503": 1.0}}).raise_for_status()
+    try:
+        answers = [
+            payer.open_bills(),  # QBO's 503s exhaust the retries and open the company's circuit
+            payer.owner.get(f"/api/businesses/{payer.business_id}/accounts"),  # refused by the open circuit
+            payer.pay(bill["Id"], {"amount": "20.00", "pay_from_account_id": payer.bank_id}),
+        ]
+    finally:
+        httpx.post(faults, json={"error_rate": 0.0, "kinds": {"500": 1.0, "502": 1.0, "503": 1.0}}).raise_for_status()
+
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "qbo_unavailable"
+        assert int(answer.headers["Retry-After"]) == error["retry_after_seconds"] >= 1
+    cooldown = str(int(BreakerSettings().cooldown_seconds))
+    assert [answer.headers["Retry-After"] for answer in answers[1:]] == [cooldown, cooldown]
+    assert payer.company.payments_of_bill(bill["Id"]) == []

@@ -114,3 +114,56 @@ def test_signin_page_shows_businesses_and_signout_ends_the_session(
         # Signed out, this loopback browser is not signed straight back in as the demo user.
         assert browser.get("/").status_code == 303
         assert browser.get("/api/me").status_code == 401
+
+
+DEMO_OPTION = "Continue as the demo user"
+PROXIED = {"X-Forwarded-For": "203.0.113.9"}
+
+
+def test_the_demo_user_signs_back_in_after_signing_out(console: str) -> None:
+    with httpx.Client(base_url=console) as browser:
+        home = browser.get("/")
+        assert DEMO_EMAIL in home.text
+        browser.post("/signout", data={"csrf_token": csrf_token_in(home.text)})
+        assert browser.get("/api/me").status_code == 401
+        assert browser.get("/").status_code == 303  # signed out stays signed out: no autologin
+
+        signin = browser.get("/signin")
+        assert DEMO_OPTION in signin.text
+        assert 'action="/signin/demo"' in signin.text
+        back_in = browser.post("/signin/demo", data={"csrf_token": csrf_token_in(signin.text)})
+        assert back_in.status_code == 303
+        assert back_in.headers["location"] == "/"
+        assert browser.get("/api/me").json()["email"] == DEMO_EMAIL
+        assert DEMO_REALM_ID in browser.get("/").text  # the demo business is theirs again
+
+
+def test_continuing_as_the_demo_user_requires_the_forms_csrf_token(console: str) -> None:
+    with httpx.Client(base_url=console) as browser:
+        browser.get("/signin")
+        forged = browser.post("/signin/demo", data={})
+        assert forged.status_code == 403
+        assert "oodaloo_session" not in browser.cookies
+        assert browser.get("/api/me").status_code == 401
+
+
+def test_no_demo_option_for_a_visitor_through_a_proxy(console: str) -> None:
+    with httpx.Client(base_url=console, headers=PROXIED) as browser:
+        signin = browser.get("/signin")
+        assert signin.status_code == 200
+        assert DEMO_OPTION not in signin.text
+        refused = browser.post("/signin/demo", data={"csrf_token": csrf_token_in(signin.text)})
+        assert refused.status_code == 403
+        assert "only on this machine" in refused.text
+        assert "oodaloo_session" not in browser.cookies
+        assert browser.get("/api/me").status_code == 401
+
+
+def test_no_demo_option_where_the_demo_is_off(anonymous: httpx.Client, console: str) -> None:
+    # ``anonymous`` talks to the test-environment app (demo autologin off) on the same database, where the
+    # ``console`` fixture made sure the demo user exists: only the setting keeps the door shut.
+    signin = anonymous.get("/signin")
+    assert DEMO_OPTION not in signin.text
+    refused = anonymous.post("/signin/demo", data={"csrf_token": csrf_token_in(signin.text)})
+    assert refused.status_code == 403
+    assert "oodaloo_session" not in refused.headers.get("set-cookie", "")

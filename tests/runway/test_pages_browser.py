@@ -1,4 +1,5 @@
-"""The console's first page in a real browser: the embedded default signs the demo user in, shows the demo company."""
+"""The console's first page in a real browser: the embedded default signs the demo user in, shows the demo company,
+and lets them back in after signing out."""
 
 from __future__ import annotations
 
@@ -30,3 +31,11 @@ def test_the_demo_company_appears_for_a_visitor_on_this_machine(embedded_setting
         page.click("text=Sign out")
         page.wait_for_load_state()
         assert demo_business_name("healthy") not in page.inner_text("body")
+        assert DEMO_EMAIL not in page.inner_text("body")
+
+        # The demo user has no password; on this machine the sign-in page offers the way back in.
+        page.click("text=Continue as the demo user")
+        page.wait_for_load_state()
+        body = page.inner_text("body")
+        assert DEMO_EMAIL in body
+        assert realm_id in body

@@ -14,7 +14,9 @@ from oodaloo.infra.jobs.smart_sync import ReconnectRequired
 from oodaloo.settings import Settings
 from oodaloo.wiring import worker_runtime
 from tests.support.qbo import (
+    Browser,
     Browsers,
+    SandboxCompany,
     Served,
     add_member,
     authorize_url,
@@ -169,3 +171,65 @@ async def refresh_as_a_worker(settings: Settings, business_id: uuid.UUID) -> Non
         await credentials.refresh_after_unauthorized(await credentials.access_token())
     finally:
         await runtime.aclose()
+
+
+def business_name(browser: Browser, business_id: str) -> str:
+    response = browser.get(f"/api/businesses/{business_id}")
+    assert response.status_code == 200, response.text
+    name: str = response.json()["name"]
+    return name
+
+
+def test_connecting_names_the_business_after_its_quickbooks_company(served: Served, browsers: Browsers) -> None:
+    """The first connection names the business after QBO's ``CompanyInfo.CompanyName``; the name stays editable, and a
+    later reconnect leaves it alone.
+
+    Why a reconnect does not overwrite it: the person may have edited the name, and a reconnect only renews consent to
+    the same company (the realm cannot change), so the name is already the company's unless someone chose another.
+    """
+    owner = browsers.sign_up()
+    business_id = new_business(owner)
+    company = SandboxCompany.create(served.sandbox)
+    company_name = company.read("CompanyInfo", company.realm_id)["CompanyName"]
+    assert company_name not in ("", "Acme Supply")
+
+    connect(owner, business_id, REDIRECT_URI, company.realm_id)
+    assert business_name(owner, business_id) == company_name
+
+    renamed = owner.client.patch(f"/api/businesses/{business_id}", json={"name": "Brightline (books)"})
+    assert renamed.status_code == 200, renamed.text
+    assert business_name(owner, business_id) == "Brightline (books)"
+    httpx.post(f"{served.sandbox}/_sandbox/tokens/revoke", json={"realm_id": company.realm_id}).raise_for_status()
+    connect(owner, business_id, REDIRECT_URI, company.realm_id)  # reconnect
+    assert connection(owner, business_id)["status"] == "connected"
+    assert business_name(owner, business_id) == "Brightline (books)"
+    owner.post(f"/api/businesses/{business_id}/qbo/disconnect").raise_for_status()
+    connect(owner, business_id, REDIRECT_URI, company.realm_id)  # and after a disconnect
+    assert business_name(owner, business_id) == "Brightline (books)"
+
+
+def test_the_name_is_read_through_smartsync_and_a_failure_still_connects(served: Served, browsers: Browsers) -> None:
+    owner = browsers.sign_up()
+    business_id = new_business(owner)
+    company = SandboxCompany.create(served.sandbox)
+    before = companyinfo_reads(served, company.realm_id)
+    connect(owner, business_id, REDIRECT_URI, company.realm_id)
+    assert companyinfo_reads(served, company.realm_id) == before + 1  # one read, with the connection's own token
+
+    other = SandboxCompany.create(served.sandbox)
+    second = new_business(owner)
+    faults = f"{served.sandbox}/_sandbox/faults"
+    # QBO answers nothing but 503 for a while: the name cannot be read, the connection is made all the same.
+    httpx.post(faults, json={"error_rate": 1.0, "kinds": {"503": 1.0}}).raise_for_status()
+    try:
+        connect(owner, second, REDIRECT_URI, other.realm_id)
+    finally:
+        httpx.post(faults, json={"error_rate": 0.0, "kinds": {"500": 1.0, "502": 1.0, "503": 1.0}}).raise_for_status()
+    assert connection(owner, second)["status"] == "connected"
+    assert business_name(owner, second) == "Acme Supply"
+
+
+def companyinfo_reads(served: Served, realm_id: str) -> int:
+    response = httpx.get(f"{served.sandbox}/_sandbox/stats", params={"realm_id": realm_id})
+    response.raise_for_status()
+    return sum(response.json()["requests"].get("companyinfo", {}).values())

@@ -1,4 +1,8 @@
-"""Change data capture over real HTTP: changed and deleted objects, changedSince formats, the lookback limit."""
+"""Change data capture over real HTTP: changed and deleted objects, changedSince formats, the lookback limit.
+
+Every test runs with the clock frozen at each of the shared instants (00:30, 02:30 and 23:30 in zones behind, at
+and ahead of UTC), against a sandbox whose company lives in that zone and was made at that instant.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
-from tests.sandbox.conftest import RunningSandbox
+from oodaloo.sandbox.config import SandboxConfig
+from tests.sandbox.conftest import RunningSandbox, make_config
+from tests.support.clock import Instant, clock_fixture
+
+frozen_clock = clock_fixture(scope="module")
+
+
+@pytest.fixture(scope="module")
+def sandbox_config(frozen_clock: Instant) -> SandboxConfig:
+    """The sandbox (and its demo company) is made inside the frozen clock, in the instant's zone."""
+    return make_config(timezone=frozen_clock.zone)
 
 
 def _cdc(qbo: httpx.Client, entities: str, since: str) -> list[dict[str, Any]]:
@@ -76,6 +91,25 @@ def test_changed_since_formats(sandbox: RunningSandbox, qbo: httpx.Client) -> No
 def test_nothing_changed_shape(qbo: httpx.Client) -> None:
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert _cdc(qbo, "Bill,Invoice", future) == [{}]
+
+
+def test_the_demo_history_ends_before_now(sandbox: RunningSandbox) -> None:
+    """A realm made now, read back at once: nothing in it changed after the moment it is asked."""
+    created = sandbox.admin().post("/_sandbox/realms", json={"scenario": "tight", "seed": 5})
+    assert created.status_code == 201, created.text
+    client = sandbox.client(created.json()["realm_id"])
+    entities = "Account,Vendor,Customer,Bill,BillPayment,Invoice,Payment,Purchase,Deposit"
+    assert _cdc(client, entities, datetime.now(UTC).isoformat()) == [{}]
+    recent = _cdc(client, entities, (datetime.now(UTC) - timedelta(days=2)).isoformat())
+    stamps = [
+        datetime.fromisoformat(row["MetaData"]["LastUpdatedTime"])
+        for section in recent
+        for rows in section.values()
+        if isinstance(rows, list)
+        for row in rows
+    ]
+    assert stamps, "the history runs up to the last days"
+    assert max(stamps) <= datetime.now(UTC)
 
 
 def test_lookback_limit_and_missing_parameters(qbo: httpx.Client) -> None:

@@ -284,6 +284,34 @@ def test_invoice_payment_deposit_void_cycle(qbo: httpx.Client, customer: dict[st
     assert _read(qbo, "Customer", customer["Id"])["Balance"] == 0
 
 
+@pytest.mark.parametrize(
+    "quantities",
+    [
+        {"Qty": 0, "UnitPrice": 0},  # python-quickbooks' default SalesItemLineDetail
+        {},
+        {"Qty": 3},
+        {"UnitPrice": 75},
+        {"Qty": 0, "UnitPrice": 40},
+    ],
+)
+def test_a_sales_line_may_carry_an_amount_without_qty_and_unit_price(
+    qbo: httpx.Client, quantities: dict[str, int]
+) -> None:
+    # A customer of its own, so the shared one's balance stays what the other tests expect.
+    customer = _ok(qbo.post("/customer", json={"DisplayName": f"Sales Line Test {sorted(quantities.items())}"}))
+    customer = customer["Customer"]
+    item = _first(qbo, "SELECT * FROM Item")
+    line = {
+        "Amount": 250.00,
+        "DetailType": "SalesItemLineDetail",
+        "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, **quantities},
+    }
+    invoice = _ok(qbo.post("/invoice", json={"CustomerRef": {"value": customer["Id"]}, "Line": [line]}))["Invoice"]
+    assert invoice["TotalAmt"] == 250
+    assert invoice["Balance"] == 250
+    assert invoice["Line"][0]["Amount"] == 250
+
+
 def test_purchase_moves_bank_and_card_balances(qbo: httpx.Client, vendor: dict[str, Any]) -> None:
     checking, card, rent = (
         _account(qbo, "Checking"),

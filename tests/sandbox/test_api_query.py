@@ -49,6 +49,18 @@ def test_count_with_and_without_where(qbo: httpx.Client) -> None:
     assert everything["totalCount"] > open_only["totalCount"] > 0
 
 
+def test_not_equal_is_the_complement_of_equal_for_present_values(qbo: httpx.Client) -> None:
+    total = _query(qbo, "SELECT COUNT(*) FROM Invoice")["totalCount"]
+    paid = _query(qbo, "SELECT COUNT(*) FROM Invoice WHERE Balance = '0'")["totalCount"]
+    unpaid = _query(qbo, "SELECT COUNT(*) FROM Invoice WHERE Balance != '0'")["totalCount"]
+    assert paid > 0
+    assert unpaid > 0
+    assert paid + unpaid == total
+    rows = _query(qbo, "SELECT * FROM Account WHERE AccountType != 'Bank' MAXRESULTS 1000")["Account"]
+    assert rows
+    assert all(row["AccountType"] != "Bank" for row in rows)
+
+
 def test_post_with_application_text_body(qbo: httpx.Client) -> None:
     response = qbo.post(
         "/query", content=b"SELECT * FROM Account WHERE Name = 'Checking'", headers={"Content-Type": "application/text"}

@@ -1,4 +1,7 @@
-"""Aging reports over real HTTP: QBO's Header/Columns/Rows shape, buckets, totals, filters, empty reports."""
+"""Aging reports over real HTTP: QBO's Header/Columns/Rows shape, buckets, totals, filters, empty reports.
+
+Aging counts days from the company's today, so every test runs at each of the shared frozen instants.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,19 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
+
+from oodaloo.sandbox.config import SandboxConfig
+from tests.sandbox.conftest import make_config
+from tests.support.clock import Instant, clock_fixture
+
+frozen_clock = clock_fixture(scope="module")
+
+
+@pytest.fixture(scope="module")
+def sandbox_config(frozen_clock: Instant) -> SandboxConfig:
+    """The sandbox (and its demo company) is made inside the frozen clock, in the instant's zone."""
+    return make_config(timezone=frozen_clock.zone)
 
 
 def _report(qbo: httpx.Client, name: str, **params: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import itertools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,9 +15,11 @@ import pytest
 
 from oodaloo.sandbox.demo import DemoCompany, Scenario, SeedOp, generate_demo
 from tests.sandbox.runway_estimate import INFINITE, bank_movements, estimate_runway_weeks
+from tests.support.clock import CLOCK_INSTANTS, Instant
 
-TODAY = date(2026, 3, 18)
 TZ = "America/Los_Angeles"
+NOW = datetime(2026, 3, 18, 10, 15, tzinfo=ZoneInfo(TZ))
+TODAY = NOW.date()
 TRANSACTIONS = {"Bill", "BillPayment", "Invoice", "Payment", "Purchase", "Deposit"}
 SCENARIOS: tuple[Scenario, ...] = ("healthy", "tight", "crisis")
 # What each kind of reference points at.
@@ -29,12 +31,16 @@ REF_TARGETS = {
     "ItemRef": "Item",
     "EntityRef": "Vendor",
     "DefaultTerms": "Term",
+    "PaymentMethodRef": "PaymentMethod",
+    "TaxRateRef": "TaxRate",
 }
+# References to objects the sandbox does not model (a TaxRate's tax agency).
+UNMODELED_REFS = {"AgencyRef"}
 
 
 @pytest.fixture(scope="module")
 def companies() -> dict[str, DemoCompany]:
-    return {scenario: generate_demo(scenario, seed=42, today=TODAY, tz=TZ) for scenario in SCENARIOS}
+    return {scenario: generate_demo(scenario, seed=42, now=NOW, tz=TZ) for scenario in SCENARIOS}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,8 @@ def refs(node: Any) -> Iterator[tuple[str, str]]:
         for key, value in node.items():
             if key == "LinkedTxn":
                 yield from ((link["TxnType"], link["TxnId"]) for link in value)
+            elif key in UNMODELED_REFS:
+                continue
             elif key.endswith("Ref") and isinstance(value, dict) and "value" in value:
                 yield REF_TARGETS.get(key, "Account"), value["value"]
             else:
@@ -85,12 +93,12 @@ def runway(company: DemoCompany, today: date) -> Decimal:
 
 
 def test_same_arguments_give_identical_output(tight: DemoCompany) -> None:
-    again = generate_demo("tight", seed=42, today=TODAY, tz=TZ)
+    again = generate_demo("tight", seed=42, now=NOW, tz=TZ)
     assert again == tight
 
 
 def test_seed_and_scenario_change_the_company(tight: DemoCompany, companies: dict[str, DemoCompany]) -> None:
-    other_seed = generate_demo("tight", seed=7, today=TODAY, tz=TZ)
+    other_seed = generate_demo("tight", seed=7, now=NOW, tz=TZ)
     assert other_seed.ops != tight.ops
     assert companies["crisis"].ops != tight.ops
     assert companies["crisis"].company_info["CompanyName"] != companies["healthy"].company_info["CompanyName"]
@@ -98,20 +106,29 @@ def test_seed_and_scenario_change_the_company(tight: DemoCompany, companies: dic
 
 def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(ValueError, match="scenario"):
-        generate_demo("booming", today=TODAY)  # type: ignore[arg-type]
+        generate_demo("booming", now=NOW)  # type: ignore[arg-type]
 
 
 # -- shapes and integrity ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_nothing_is_dated_or_created_after_today(companies: dict[str, DemoCompany], scenario: str) -> None:
-    company = companies[scenario]
-    end_of_today = datetime.combine(TODAY + timedelta(days=1), time(0), tzinfo=ZoneInfo(TZ))
-    assert all(op.at.tzinfo is not None and op.at < end_of_today for op in company.ops)
+@pytest.mark.parametrize("instant", CLOCK_INSTANTS, ids=[instant.id for instant in CLOCK_INSTANTS])
+def test_nothing_is_dated_or_created_after_now(instant: Instant, scenario: Scenario) -> None:
+    """Made at 00:30, 02:30 or 23:30, in a zone behind or ahead of UTC, the history ends at that instant."""
+    now = instant.moment
+    company = generate_demo(scenario, seed=42, now=now, tz=instant.zone)
+    assert all(op.at.tzinfo is not None and op.at <= now for op in company.ops)
+    today = now.date()
     dated = [txn_date(op.body) for op in company.ops if op.entity in TRANSACTIONS]
-    assert max(dated) <= TODAY
-    assert max(dated) >= TODAY - timedelta(days=7)  # the history runs up to today
+    assert max(dated) <= today
+    assert max(dated) >= today - timedelta(days=7)  # the history runs up to today
+    assert all(date.fromisoformat(body["DueDate"]) >= txn_date(body) for body in by_entity(company, "Invoice"))
+
+
+def test_a_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        generate_demo("healthy", now=NOW.replace(tzinfo=None))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -140,10 +157,14 @@ def test_every_reference_points_to_an_earlier_op(companies: dict[str, DemoCompan
 
 
 def test_ids_are_per_entity_sequences_from_one(tight: DemoCompany) -> None:
+    """Numbered per entity from "1"; only QBO's pseudo tax codes TAX and NON are named instead."""
     ids: dict[str, list[int]] = defaultdict(list)
+    named = [op.body["Id"] for op in tight.ops if not op.body["Id"].isdigit()]
+    assert named == ["TAX", "NON"]
     for op in tight.ops:
         assert isinstance(op, SeedOp)
-        assert op.body["Id"].isdigit()
+        if op.body["Id"] in named:
+            continue
         ids[op.entity].append(int(op.body["Id"]))
     assert all(numbers == list(range(1, len(numbers) + 1)) for numbers in ids.values())
 
@@ -184,6 +205,40 @@ def test_chart_of_accounts_terms_and_lists(tight: DemoCompany) -> None:
     assert 55 <= len(by_entity(tight, "Customer")) <= 65
     names = [body["DisplayName"] for body in by_entity(tight, "Vendor") + by_entity(tight, "Customer")]
     assert len(names) == len(set(names))
+
+
+def test_chart_starts_with_qbo_s_defaults_then_the_firm_s_accounts(tight: DemoCompany) -> None:
+    accounts = [(body["Name"], body["AccountType"], body["AccountSubType"]) for body in by_entity(tight, "Account")]
+    assert accounts[0] == ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable")
+    defaults = {
+        ("Inventory Asset", "Other Current Asset", "Inventory"),
+        ("Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+        ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
+        ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
+        ("Retained Earnings", "Equity", "RetainedEarnings"),
+        ("Sales of Product Income", "Income", "SalesOfProductIncome"),
+        ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+        ("Uncategorized Income", "Income", "ServiceFeeIncome"),
+        ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
+    }
+    first_firm_account = next(i for i, account in enumerate(accounts) if account[0] == "Checking")
+    assert defaults <= set(accounts[:first_firm_account])
+    assert {"Consulting Income", "Payroll Expenses", "Rent"} <= {name for name, _, _ in accounts[first_firm_account:]}
+
+
+def test_payment_methods_and_sales_tax_are_qbo_s_defaults(tight: DemoCompany) -> None:
+    methods = {body["Name"]: body["Type"] for body in by_entity(tight, "PaymentMethod")}
+    assert {"Cash": "NON_CREDIT_CARD", "Check": "NON_CREDIT_CARD", "Visa": "CREDIT_CARD"}.items() <= methods.items()
+    assert {"MasterCard", "American Express", "Discover"} <= set(methods)
+    codes = {body["Id"]: body for body in by_entity(tight, "TaxCode")}
+    assert {"TAX", "NON"} <= set(codes)
+    rates = by_entity(tight, "TaxRate")
+    assert rates
+    assert all(isinstance(rate["RateValue"], Decimal) for rate in rates)
+    check = next(body["Id"] for body in by_entity(tight, "PaymentMethod") if body["Name"] == "Check")
+    by_check = [p for p in by_entity(tight, "Payment") if p.get("PaymentMethodRef")]
+    assert by_check
+    assert all(p["PaymentMethodRef"] == {"value": check} for p in by_check)
 
 
 def test_payments_and_bill_payments_link_their_own_documents(tight: DemoCompany) -> None:
@@ -324,9 +379,17 @@ def test_one_likely_duplicate_bill(tight: DemoCompany) -> None:
 # -- scenarios and size ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("seed", "today"), [(42, TODAY), (7, date(2025, 12, 31)), (1, date(2026, 8, 3))])
-def test_each_scenario_runway_falls_in_its_band(seed: int, today: date) -> None:
-    weeks = {scenario: runway(generate_demo(scenario, seed=seed, today=today, tz=TZ), today) for scenario in SCENARIOS}
+@pytest.mark.parametrize(
+    ("seed", "now"),
+    [
+        (42, NOW),
+        (7, datetime(2025, 12, 31, 0, 30, tzinfo=ZoneInfo(TZ))),
+        (1, datetime(2026, 8, 3, 23, 30, tzinfo=ZoneInfo(TZ))),
+    ],
+)
+def test_each_scenario_runway_falls_in_its_band(seed: int, now: datetime) -> None:
+    today = now.date()
+    weeks = {scenario: runway(generate_demo(scenario, seed=seed, now=now, tz=TZ), today) for scenario in SCENARIOS}
     assert weeks["healthy"] == INFINITE or weeks["healthy"] > 26
     assert 4 <= weeks["tight"] <= 10
     assert 0 < weeks["crisis"] < 3
@@ -354,7 +417,7 @@ def test_checking_is_never_overdrawn(companies: dict[str, DemoCompany], scenario
 
 
 def test_size_gives_exactly_that_many_transactions() -> None:
-    company = generate_demo("healthy", seed=3, today=TODAY, size=6000)
+    company = generate_demo("healthy", seed=3, now=NOW, size=6000)
     counts = Counter(op.entity for op in company.ops)
     assert sum(counts[entity] for entity in TRANSACTIONS) == 6000
     # The volume is spread over every kind of transaction, not only the card purchases that fill the gap.
@@ -367,4 +430,4 @@ def test_size_gives_exactly_that_many_transactions() -> None:
 
 def test_size_below_a_year_of_books_is_refused() -> None:
     with pytest.raises(ValueError, match="too small"):
-        generate_demo("healthy", today=TODAY, size=50)
+        generate_demo("healthy", now=NOW, size=50)

@@ -1,12 +1,17 @@
-"""QBO throttles: per second, per minute, in flight and batches per minute, through the /v3 gate over real HTTP."""
+"""QBO throttles: per second, per minute, in flight and batches per minute, through the /v3 gate over real HTTP.
+
+A batch is one request to every window: Intuit's limits page and 2016 throttling notice count batch requests, not items.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -24,6 +29,7 @@ from tests.support.servers import Swappable, serve
 
 REALM = "4620816365000001"
 OTHER_REALM = "4620816365000002"
+OTHER_APP = "another-qbo-app"
 
 
 @dataclass
@@ -41,6 +47,15 @@ async def query(_request: Request) -> JSONResponse:
     return JSONResponse({"QueryResponse": {}})
 
 
+# Held requests wait for the test to let them go, so "in flight" does not depend on how fast the machine is.
+RELEASE_HELD = threading.Event()
+
+
+async def held(_request: Request) -> JSONResponse:
+    await anyio.to_thread.run_sync(RELEASE_HELD.wait, 60)
+    return JSONResponse({"QueryResponse": {}})
+
+
 async def batch(request: Request) -> JSONResponse:
     items = (await request.json())["BatchItemRequest"]
     return JSONResponse({"BatchItemResponse": [{"bId": item["bId"]} for item in items]})
@@ -55,22 +70,29 @@ class Gated:
     chaos: Chaos
     clock: FakeClock
     token: dict[str, str]
+    tokens: TokenRegistry
 
-    def query(self, realm_id: str = REALM) -> int:
+    def query(self, realm_id: str = REALM, *, token: str | None = None) -> int:
         return self.http.get(
-            f"/v3/company/{realm_id}/query", params={"query": "select * from Bill"}, headers=self.auth(realm_id)
+            f"/v3/company/{realm_id}/query",
+            params={"query": "select * from Bill"},
+            headers=self.auth(realm_id, token=token),
         ).status_code
 
-    def batch(self, items: int) -> httpx.Response:
+    def batch(self, items: int, *, token: str | None = None) -> httpx.Response:
         body = {"BatchItemRequest": [{"bId": str(i), "Query": "select * from Bill"} for i in range(items)]}
         return self.http.post(
             f"/v3/company/{REALM}/batch",
             content=json.dumps(body),
-            headers={**self.auth(REALM), "Content-Type": "application/json"},
+            headers={**self.auth(REALM, token=token), "Content-Type": "application/json"},
         )
 
-    def auth(self, realm_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token[realm_id]}", "Accept": "application/json"}
+    def auth(self, realm_id: str, *, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token[realm_id]}", "Accept": "application/json"}
+
+    def other_app_token(self, client_id: str = OTHER_APP) -> str:
+        """A token for REALM issued to another app: QBO keeps per-second and batch budgets per realm and app."""
+        return str(self.tokens.mint(REALM, client_id=client_id)["access_token"])
 
 
 @pytest.fixture
@@ -82,14 +104,18 @@ def gated(request: pytest.FixtureRequest, server: tuple[Swappable, str]) -> Iter
     stats = SandboxStats()
     chaos = Chaos(FaultConfig())
     data = Starlette(
-        routes=[Route("/company/{realm}/query", query), Route("/company/{realm}/batch", batch, methods=["POST"])]
+        routes=[
+            Route("/company/{realm}/query", query),
+            Route("/company/{realm}/held", held),
+            Route("/company/{realm}/batch", batch, methods=["POST"]),
+        ]
     )
     gate = V3Gate(data, tokens=tokens, limiter=limiter, chaos=chaos, stats=stats)
     token = {realm: tokens.mint(realm)["access_token"] for realm in (REALM, OTHER_REALM)}
     swappable, base = server
     swappable.app = Starlette(routes=[Mount("/v3", app=gate)])
     with httpx.Client(base_url=base) as http:
-        yield Gated(http, base, limiter, stats, chaos, clock, token)
+        yield Gated(http, base, limiter, stats, chaos, clock, token, tokens)
 
 
 # --- the limiter alone --------------------------------------------------------------------------
@@ -123,14 +149,38 @@ def test_refused_requests_consume_no_budget() -> None:
     assert limiter.snapshot()["realms"][REALM]["last_minute"] == 2
 
 
-def test_an_oversized_batch_passes_only_into_an_empty_second() -> None:
+def test_a_batch_counts_once_in_every_window() -> None:
     clock = FakeClock()
     limiter = RealmLimiter(LimitsConfig(), clock=clock)
-    assert limiter.acquire(REALM, cost=30, is_batch=True) == "ok"
+    assert limiter.acquire(REALM, is_batch=True) == "ok"
     limiter.release(REALM)
+    usage = limiter.snapshot()["realms"][REALM]
+    assert (usage["last_second"], usage["last_minute"], usage["batches_last_minute"]) == (1, 1, 1)
+    # Nine more requests fit in the same second: the batch took one of the ten.
+    for _ in range(9):
+        assert limiter.acquire(REALM) == "ok"
+        limiter.release(REALM)
     assert limiter.acquire(REALM) == "per_second"
-    clock.advance(1)
-    assert limiter.acquire(REALM) == "ok"
+
+
+def test_batch_budgets_per_app_and_per_realm() -> None:
+    clock = FakeClock()
+    limiter = RealmLimiter(LimitsConfig(per_second=1000), clock=clock)
+    apps = ["app-a", "app-b", "app-c", "app-d"]
+    for app in apps[:3]:
+        for _ in range(40):
+            assert limiter.acquire(REALM, app_id=app, is_batch=True) == "ok"
+            limiter.release(REALM, app_id=app)
+        assert limiter.acquire(REALM, app_id=app, is_batch=True) == "batch_per_minute"
+    # 120 batches in the realm this minute: a fourth app has batch budget of its own but the realm has none.
+    assert limiter.acquire(REALM, app_id="app-d", is_batch=True) == "realm_batch_per_minute"
+    assert limiter.acquire(REALM, app_id="app-d") == "ok"
+    limiter.release(REALM, app_id="app-d")
+    usage = limiter.snapshot()["realms"][REALM]
+    assert usage["batches_last_minute"] == 120
+    assert usage["apps"]["app-a"]["batches_last_minute"] == 40
+    clock.advance(60)
+    assert limiter.acquire(REALM, app_id="app-d", is_batch=True) == "ok"
 
 
 def test_disabled_limiter_admits_everything_and_reset_forgets_usage() -> None:
@@ -189,31 +239,59 @@ def test_per_minute_limit_over_a_moving_window(gated: Gated) -> None:
     assert gated.stats.snapshot(REALM)["throttled"] == 2
 
 
-def test_batch_items_count_and_batches_per_minute_are_capped(gated: Gated) -> None:
-    assert gated.batch(8).status_code == 200
-    # 8 items used; 3 more do not fit in this second.
-    assert gated.batch(3).status_code == 429
+def test_a_query_right_after_a_full_batch_is_admitted(gated: Gated) -> None:
+    assert gated.batch(20).status_code == 200
+    gated.clock.advance(0.3)
     assert gated.query() == 200
-    assert gated.query() == 200
+    # The batch and the query are two requests of the ten this second allows.
+    assert [gated.query() for _ in range(8)] == [200] * 8
     assert gated.query() == 429
-    gated.stats.reset()
-    for _ in range(39):
+    assert gated.limiter.snapshot()["realms"][REALM]["last_minute"] == 10
+
+
+def test_the_41st_batch_in_a_minute_is_refused(gated: Gated) -> None:
+    for _ in range(40):
         gated.clock.advance(1)
-        assert gated.batch(1).status_code == 200
+        assert gated.batch(30).status_code == 200
     gated.clock.advance(1)
     refused = gated.batch(1)
     assert refused.status_code == 429
     assert refused.json()["Fault"]["Error"][0]["code"] == "3001"
     assert gated.query() == 200  # plain requests still have budget
-    assert gated.stats.snapshot(REALM)["requests"]["batch"] == {"200": 39, "429": 1}
+    assert gated.batch(1, token=gated.other_app_token()).status_code == 200  # another app has its own 40
+    stats = gated.stats.snapshot(REALM)
+    assert stats["requests"]["batch"] == {"200": 41, "429": 1}
+    assert stats["throttled_by"] == {"batch_per_minute": 1}
+    gated.clock.advance(20)  # the first batch (t=1) is now a minute old
+    assert gated.batch(1).status_code == 200
+
+
+def test_per_second_budget_is_per_app_and_the_minute_is_shared(gated: Gated) -> None:
+    gated.limiter.configure(per_minute=15)
+    other = gated.other_app_token()
+    assert [gated.query() for _ in range(10)] == [200] * 10
+    assert gated.query() == 429
+    assert [gated.query(token=other) for _ in range(5)] == [200] * 5
+    assert gated.query(token=other) == 429  # 15 requests in the realm's minute
+    assert gated.stats.snapshot(REALM)["throttled_by"] == {"per_minute": 1, "per_second": 1}
+    apps = gated.limiter.snapshot()["realms"][REALM]["apps"]
+    assert apps[OTHER_APP]["last_second"] == 5
 
 
 @pytest.mark.parametrize("gated", [{"per_second": 1000, "concurrent": 10}], indirect=True)
 async def test_at_most_ten_in_flight(gated: Gated) -> None:
-    gated.chaos.configure(latency_ms=400)
-    async with httpx.AsyncClient(base_url=gated.base) as client:
-        url = f"/v3/company/{REALM}/query?query=select"
-        responses = await asyncio.gather(*(client.get(url, headers=gated.auth(REALM)) for _ in range(14)))
+    RELEASE_HELD.clear()
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(base_url=gated.base, timeout=60, limits=limits) as client:
+        url = f"/v3/company/{REALM}/held"
+        requests = [asyncio.ensure_future(client.get(url, headers=gated.auth(REALM))) for _ in range(14)]
+        # Ten are admitted and held; the other four are refused at once (polled, with a generous bound).
+        for _ in range(3000):
+            if gated.stats.snapshot(REALM)["throttled"] >= 4:
+                break
+            await asyncio.sleep(0.01)
+        RELEASE_HELD.set()
+        responses = await asyncio.gather(*requests)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 10 + [429] * 4
     stats = gated.stats.snapshot(REALM)

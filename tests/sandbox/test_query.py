@@ -169,7 +169,7 @@ def test_parse_several_conditions_with_and() -> None:
         ("SELECT * Bill", "4000", "Encountered"),
         ("SELECT * FROMBill", "4000", "Encountered"),
         ("SELECT * FROM Bill WHERE DocNumber = 'open", "4000", "Lexical error"),
-        ("SELECT * FROM Bill WHERE Balance != 0", "4000", "Lexical error"),
+        ("SELECT * FROM Bill WHERE Balance !! 0", "4000", "Lexical error"),
         ("SELECT * FROM Bill WHERE DocNumber = abc", "4000", "Encountered"),
         ("SELECT * FROM Bill;", "4000", "Lexical error"),
         ("SELECT * FROM Bill MAXRESULTS 10 MAXRESULTS 20", "4000", "Encountered"),
@@ -239,8 +239,17 @@ def test_canonical_entity_is_case_insensitive() -> None:
         ("DueDate IN ('', '2026-02-04')", ["1", "3", "4", "9", "10", "11"]),
         ("DueDate >= '2000-01-01'", ["1", "2"]),
         ("DocNumber = ''", ["4"]),
+        # != compares like = (numbers numerically, text ignoring case); a missing value never matches it.
+        ("Balance != 0", ["2", "3", "4", "9", "10", "11"]),
+        ("Id != '2'", ["1", "3", "4", "9", "10", "11"]),
+        ("DocNumber != 'nw-2'", ["1", "3", "9", "10", "11"]),
+        ("TxnDate != '2026-01-05'", ["2", "3", "4", "9", "10"]),
+        ("VendorRef != '56'", ["2", "3", "4"]),
+        ("DueDate != ''", ["1", "2"]),
+        ("DocNumber != ''", ["1", "2", "3", "9", "10", "11"]),
         # Conditions combine with AND.
         ("Balance > '0' AND VendorRef = '10' AND TxnDate = '2026-07-01'", ["3", "4"]),
+        ("Balance != '0' AND DocNumber != 'ab1'", ["2", "3", "9", "11"]),  # 4 has no DocNumber
     ],
 )
 def test_where_filters_by_field_type(where: str, ids: list[str]) -> None:
@@ -349,6 +358,9 @@ ACCOUNTS = [
         ("WHERE Classification IN ('Liability')", ["3", "4"]),
         ("WHERE AccountType LIKE 'Accounts%'", ["4"]),
         ("WHERE AccountSubType = 'CreditCard'", ["3"]),
+        ("WHERE AccountType != 'bank'", ["3", "4"]),
+        ("WHERE Active != false", ["1", "3", "4"]),
+        ("WHERE Active != true", ["2"]),
         ("WHERE CurrentBalance > 0", ["1", "3"]),
         ("WHERE Name LIKE '%(A/P)'", ["4"]),
     ],
@@ -541,7 +553,7 @@ CASINGS: st.SearchStrategy[Callable[[str], str]] = st.sampled_from(
 
 @st.composite
 def conditions(draw: st.DrawFn) -> Condition:
-    op = draw(st.sampled_from(["=", "<", ">", "<=", ">=", "IN", "LIKE"]))
+    op = draw(st.sampled_from(["=", "!=", "<", ">", "<=", ">=", "IN", "LIKE"]))
     literals = draw(st.lists(values, min_size=1, max_size=4)) if op == "IN" else [draw(values)]
     return Condition(draw(paths), op, tuple(literals))
 

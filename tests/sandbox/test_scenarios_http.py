@@ -1,4 +1,5 @@
-"""Each demo scenario, served by the sandbox and read back over HTTP, has the runway its name promises."""
+"""Each demo scenario, served by the sandbox and read back over HTTP, has the runway its name promises,
+at either end of the company's day (frozen clocks in zones behind and ahead of UTC)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
-from tests.sandbox.conftest import RunningSandbox
+from oodaloo.sandbox.config import SandboxConfig
+from tests.sandbox.conftest import RunningSandbox, make_config
 from tests.sandbox.runway_estimate import INFINITE, bank_movements, cash_in_bank, estimate_runway_weeks
+from tests.support.clock import EDGE_INSTANTS, Instant, clock_fixture
 
 PAGE = 1000
+
+frozen_clock = clock_fixture(EDGE_INSTANTS, scope="module")
+
+
+@pytest.fixture(scope="module")
+def sandbox_config(frozen_clock: Instant) -> SandboxConfig:
+    """The sandbox (and its demo company) is made inside the frozen clock, in the instant's zone."""
+    return make_config(timezone=frozen_clock.zone)
 
 
 def _all(client: httpx.Client, entity: str) -> list[dict[str, Any]]:

@@ -1,12 +1,28 @@
-"""Credentials for tests that call a sandbox through SmartSync without a QBO connection: tokens minted by the
-sandbox's admin path (the real Credentials are the QBO domain's, tested with the connection flow)."""
+"""The tests' credentials, in one place: the secret key and password every test app and user get, reading the session
+cookie the app sets, and tokens minted by the sandbox's admin path for tests that call a sandbox through SmartSync
+without a QBO connection (the real Credentials are the QBO domain's, tested with the connection flow)."""
 
 from __future__ import annotations
 
 import httpx
 
+TEST_SECRET_KEY = "test-only-secret-key-0123456789abcdef"
+TEST_PASSWORD = "correct horse battery"
+SESSION_COOKIE = "oodaloo_session"
+
 # httpx's own default: the sandbox answers its admin path at once unless it is under load.
 DEFAULT_TIMEOUT_SECONDS = 5.0
+
+
+def session_cookie_of(response: httpx.Response) -> str:
+    """The session token the app set in ``response``."""
+    # The cookie is Secure outside development, so httpx's jar would not send it back over plain http; tests carry it
+    # by hand, as a browser on https would.
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        if name == SESSION_COOKIE:
+            return rest.split(";", 1)[0]
+    raise AssertionError(f"no session cookie in the response: {response.status_code} {response.text[:200]}")
 
 
 class MintedCredentials:

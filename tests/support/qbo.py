@@ -17,7 +17,8 @@ from oodaloo.main import create_app
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
-from tests.conftest import TEST_PASSWORD, session_cookie_of, unique_email
+from tests.conftest import unique_email
+from tests.support.credentials import TEST_PASSWORD, session_cookie_of
 from tests.support.servers import serve
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:9/qbo/callback"

@@ -24,7 +24,10 @@ from quickbooks.objects.account import Account
 from quickbooks.objects.base import LinkedTxn, Ref
 from quickbooks.objects.bill import Bill
 from quickbooks.objects.billpayment import BillPayment, BillPaymentLine, CheckPayment
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
+from quickbooks.objects.item import Item
 from quickbooks.objects.vendor import Vendor
 
 from oodaloo.sandbox.app import create_sandbox_app
@@ -166,8 +169,8 @@ def test_batch_creates_vendors_and_reports_each_result(connected: Connected) -> 
     duplicate.DisplayName = vendors[0].DisplayName
     vendors.append(duplicate)
 
-    # Each batch item counts against QBO's 10 requests/second; python-quickbooks does not retry a 429, so let
-    # the one-second window of the calls before this test pass first.
+    # python-quickbooks does not retry a 429, so let the one-second window of the calls before this test pass first
+    # (the batch itself is one request of QBO's ten a second, whatever its number of items).
     time.sleep(1.1)
     result = batch_create(vendors, qb=connected.qb)
 
@@ -175,3 +178,22 @@ def test_batch_creates_vendors_and_reports_each_result(connected: Connected) -> 
     assert len(result.successes) >= 3
     created = {v.DisplayName for v in result.successes}
     assert {v.DisplayName for v in vendors[:3]} <= created
+
+
+def test_invoice_with_the_librarys_default_sales_line_and_a_not_equal_query(connected: Connected) -> None:
+    # Last in the module: the batch test before it waited out the one-second window, and these are five calls.
+    qb = connected.qb
+    customer = Customer.all(max_results=1, qb=qb)[0]
+    item = Item.all(max_results=1, qb=qb)[0]
+    line = SalesItemLine()  # its detail defaults Qty and UnitPrice to 0: only the Amount is meant
+    line.Amount = 125.5
+    line.SalesItemLineDetail = SalesItemLineDetail()
+    line.SalesItemLineDetail.ItemRef = item.to_ref()
+    invoice = Invoice()
+    invoice.CustomerRef = customer.to_ref()
+    invoice.Line.append(line)
+    invoice.save(qb=qb)
+
+    assert Decimal(str(Invoice.get(invoice.Id, qb=qb).TotalAmt)) == Decimal("125.50")
+    still_open = Invoice.where(f"Id = '{invoice.Id}' AND Balance != '0'", qb=qb)
+    assert [str(found.Id) for found in still_open] == [str(invoice.Id)]

@@ -13,6 +13,7 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, LockNotOwnedError
 
 from oodaloo.infra.logging import get_logger
+from oodaloo.infra.redis_client import connect as redis_connect
 
 logger = get_logger("oodaloo.locks")
 
@@ -94,5 +95,5 @@ class LocalLocks:
 def make_locks(redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> LockFactory:
     """Redis locks when ``redis_url`` is set (every process shares them), in-process ones otherwise."""
     if redis_url:
-        return RedisLocks(Redis.from_url(redis_url), key_prefix=key_prefix, owns_client=True)
+        return RedisLocks(redis_connect(redis_url), key_prefix=key_prefix, owns_client=True)
     return LocalLocks()

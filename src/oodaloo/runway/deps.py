@@ -1,7 +1,8 @@
 """Request dependencies as ``Annotated`` aliases, so routes read as plain typed parameters.
 
 Every ``/api/businesses/{business_id}/...`` route takes ``BusinessAccess`` (or a role alias): unauthenticated
-callers get 401, non-members 404 (existence is not revealed), members without the role 403.
+callers get 401, non-members 404 (existence is not revealed), members without the role 403. A write that a session
+cookie authenticates must come from this site's own pages (403 otherwise); bearer-token calls may come from anywhere.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +21,7 @@ from oodaloo.domains.core.models import Business, Role, User
 from oodaloo.domains.core.service import AccountService, BusinessService
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
+from oodaloo.infra.throttle import AttemptThrottle
 from oodaloo.infra.web.errors import NotAuthenticated, PermissionDenied
 from oodaloo.settings import Settings
 
@@ -40,11 +43,62 @@ async def get_session(database: Annotated[Database, Depends(get_database)]) -> A
         yield session
 
 
+def get_throttle(request: Request) -> AttemptThrottle:
+    throttle: AttemptThrottle = request.app.state.throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address. Behind a reverse proxy, uvicorn takes it from ``X-Forwarded-For`` when the proxy is
+    trusted (``--forwarded-allow-ips``); otherwise every visitor would share the proxy's address."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ThrottleDep = Annotated[AttemptThrottle, Depends(get_throttle)]
+ClientAddress = Annotated[str, Depends(client_address)]
 # scope="function": commit (or roll back) before the response is sent, so a 2xx means the data is saved.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 AuthMethod = Literal["session", "token"]
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class CrossSiteWrite(PermissionDenied):
+    code = "cross_site_request"
+    message = (
+        "This request changes data with a session cookie but comes from another site (its Origin or Referer is not "
+        "this server's), so it is refused. Use the console here, or call the API with a bearer token."
+    )
+
+
+def _origin_of(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) with the scheme's default port filled in; None for an opaque origin such as "null"."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+def refuse_cross_site_write(request: Request) -> None:
+    """OWASP's origin check for cookie-authenticated writes: the ``Origin`` header, else the ``Referer``'s origin,
+    must be this server's own. Browsers send ``Origin`` with every cross-origin write, so a request with neither
+    header does not come from a page on another site; it is a program holding the cookie, and is let through."""
+    if request.method in _SAFE_METHODS:
+        return
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return
+    if _origin_of(claimed) != _origin_of(str(request.base_url)):
+        raise CrossSiteWrite()
 
 
 @dataclass(frozen=True)
@@ -69,6 +123,7 @@ async def optional_caller(request: Request, session: SessionDep) -> Caller | Non
     if session_token:
         user = await accounts.user_for_session(session_token)
         if user is not None:
+            refuse_cross_site_write(request)
             return Caller(user, "session")
     return None
 

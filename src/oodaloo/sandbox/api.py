@@ -165,7 +165,7 @@ class V3Api:
         wanted: list[str] = []
         for name in names.split(","):
             entity = entities.canonical(name.strip())
-            if entity is None or entity in entities.SINGLETONS:
+            if entity is None or entity in entities.NOT_IN_CDC:
                 raise invalid("entities", f"Entity {name.strip()!r} is not supported for CDC")
             if entity not in wanted:
                 wanted.append(entity)

@@ -16,12 +16,17 @@ DEFAULT_VERIFIER_TOKEN = "oodaloo-sandbox-verifier"
 
 @dataclass
 class LimitsConfig:
-    """QBO's per-realm throttles. Requests refused with 429 do not consume the budget."""
+    """QBO's throttles. Requests refused with 429 do not consume the budget.
+
+    ``per_minute`` and ``realm_batch_per_minute`` are per realm; ``per_second``, ``concurrent`` and
+    ``batch_per_minute`` per realm and app. A batch counts as one request, not one per item.
+    """
 
     per_minute: int = 500
     per_second: int = 10
     concurrent: int = 10
     batch_per_minute: int = 40
+    realm_batch_per_minute: int = 120
     max_batch_items: int = 30
     enabled: bool = True
 

@@ -13,12 +13,27 @@ from typing import Any
 from .faults import business, not_found, required, stale_object, unsupported
 from .rules import effects, namelists, transactions
 from .rules.common import clean, invalid, system_fields, to_bool, to_id
-from .rules.realm import ENTITIES, NAME_LISTS, SINGLETONS, TRANSACTIONS, Event, Obj, Realm, WriteSet
+from .rules.realm import ENTITIES, NAME_LISTS, SINGLETONS, TAX_LISTS, TRANSACTIONS, Event, Obj, Realm, WriteSet
 
-__all__ = ["ENTITIES", "NAME_LISTS", "SINGLETONS", "TRANSACTIONS", "canonical", "create", "delete", "read"]
+__all__ = [
+    "ENTITIES",
+    "NAME_LISTS",
+    "NOT_IN_CDC",
+    "SINGLETONS",
+    "TAX_LISTS",
+    "TRANSACTIONS",
+    "canonical",
+    "create",
+    "delete",
+    "read",
+]
 
 MAX_EMAILS_PER_DAY = 40
 VOIDABLE = ("Invoice", "Payment", "BillPayment")
+# Entities CDC refuses (QBO's CDC supports neither TaxCode nor TaxRate).
+NOT_IN_CDC = SINGLETONS + TAX_LISTS
+# The pseudo tax codes carry no version fields in QBO's responses.
+_UNVERSIONED = ("SyncToken", "domain", "sparse")
 PARTY_FIELD = {"Bill": "VendorRef", "Invoice": "CustomerRef"}
 
 _BY_LOWER = {name.lower(): name for name in ENTITIES}
@@ -30,6 +45,9 @@ _BUILDERS: dict[str, Builder] = {
     "Customer": namelists.build_customer,
     "Term": namelists.build_term,
     "Item": namelists.build_item,
+    "PaymentMethod": namelists.build_payment_method,
+    "TaxCode": namelists.build_tax_code,
+    "TaxRate": namelists.build_tax_rate,
     **transactions.BUILDERS,
 }
 
@@ -71,8 +89,8 @@ def create(
     options: frozenset[str] = frozenset(),
     seed_id: str | None = None,
 ) -> Result:
-    """Create an object; ``seed_id`` (demo seeding) keeps a pre-assigned Id."""
-    if entity in SINGLETONS:
+    """Create an object; ``seed_id`` (demo seeding) keeps a pre-assigned Id. Tax lists are only seeded."""
+    if entity in SINGLETONS or (entity in TAX_LISTS and seed_id is None):
         raise unsupported(f"Create for {entity}")
     body = _body(raw_body)
     ws = WriteSet(realm, now)
@@ -80,6 +98,8 @@ def create(
     if seed_id is not None and realm.get(entity, seed_id) is not None:
         raise business(f"{entity} {seed_id} already exists.", "Id")
     obj = {**system_fields(ws, entity_id, 0, None), **_build(ws, entity, body, None, entity_id, options)}
+    if not entity_id.isdigit():
+        obj = {key: value for key, value in obj.items() if key not in _UNVERSIONED}
     if entity in TRANSACTIONS:
         effects.apply(ws, None, transactions.effects_of(ws, entity, obj))
     ws.put(entity, obj, "Create")
@@ -108,6 +128,8 @@ def _next_version(ws: WriteSet, prev: Obj) -> Obj:
 
 def update(realm: Realm, entity: str, raw_body: Any, *, now: datetime, options: frozenset[str] = frozenset()) -> Result:
     """Full update (omitted writable fields cleared) or sparse update (``"sparse": true``: only given fields)."""
+    if entity in TAX_LISTS:
+        raise unsupported(f"Update for {entity}")
     body = _body(raw_body)
     prev = _current(realm, entity, body, default_id="1" if entity in SINGLETONS else None)
     sparse = to_bool(body.get("sparse", False), "sparse")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import faults
 from .chaos import Chaos, FaultKind
-from .limits import RealmLimiter
+from .limits import UNKNOWN_APP, RealmLimiter
 from .oauth import TokenRegistry
 from .stats import SandboxStats
 
@@ -155,9 +154,11 @@ class V3Gate:
         if denial is not None:
             await denial(scope, receive, send)
             return
-        body, receive = await self._buffer_if_batch(target, receive)
-        cost = _batch_item_count(body) if target.endpoint == "batch" else 1
-        if not self.limiter.try_acquire(target.realm_id, cost=cost, is_batch=target.endpoint == "batch"):
+        # A batch is one request to the throttles, however many items it carries (limits.py has the model).
+        exchange.app_id = self._app_id(scope)
+        verdict = self.limiter.acquire(target.realm_id, app_id=exchange.app_id, is_batch=target.endpoint == "batch")
+        if verdict != "ok":
+            self.stats.record_refusal(target.realm_id, verdict)
             await self._throttled()(scope, receive, send)
             return
         self.stats.enter(target.realm_id)
@@ -185,33 +186,14 @@ class V3Gate:
             return _gateway_response(403, faults.app_not_authorized_body())
         return None
 
+    def _app_id(self, scope: Scope) -> str:
+        """The client id behind the (already checked) bearer token: QBO keeps some budgets per realm and app."""
+        grant = self.tokens.userinfo_subject(_bearer_token(scope) or "")
+        return grant.client_id if grant is not None else UNKNOWN_APP
+
     def _throttled(self) -> Response:
         headers = {} if self.retry_after_seconds is None else {"Retry-After": str(self.retry_after_seconds)}
         return _gateway_response(429, faults.throttled_body(), headers)
-
-    async def _buffer_if_batch(self, target: _Target, receive: Receive) -> tuple[bytes, Receive]:
-        """Read a batch body to count its items, and hand the inner app a ``receive`` that replays it."""
-        if target.endpoint != "batch":
-            return b"", receive
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return body, replay
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -279,6 +261,7 @@ class _Exchange:
         self.target = target
         self._send = send
         self.admitted = False
+        self.app_id = UNKNOWN_APP
         self._finished = False
 
     async def send(self, message: Message) -> None:
@@ -294,13 +277,4 @@ class _Exchange:
         self._finished = True
         if self.admitted:
             self.gate.stats.leave(self.target.realm_id)
-            self.gate.limiter.release(self.target.realm_id)
-
-
-def _batch_item_count(body: bytes) -> int:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return 1
-    items = payload.get("BatchItemRequest") if isinstance(payload, dict) else None
-    return max(1, len(items)) if isinstance(items, list) else 1
+            self.gate.limiter.release(self.target.realm_id, app_id=self.app_id)

@@ -1,4 +1,10 @@
-"""QBO's per-realm throttles as moving windows: requests per minute and per second, in-flight, batches per minute."""
+"""QBO's throttles as moving windows: per realm, and per realm and app, requests and batch requests.
+
+The model (Intuit's "API call limits and throttles" page; its 2016 throttling notice): 500 requests per
+minute per realm; 10 per second and 10 in flight per realm and app; 40 batch requests per minute per realm
+and app, 120 per realm. A batch is one request: it counts once in the request windows and once in the batch
+windows, whatever its number of items (neither source meters items).
+"""
 
 from __future__ import annotations
 
@@ -12,44 +18,76 @@ from typing import Any, Literal
 from .config import LimitsConfig
 
 Clock = Callable[[], float]
-Verdict = Literal["ok", "concurrent", "per_second", "per_minute", "batch_per_minute"]
+Verdict = Literal["ok", "concurrent", "per_second", "per_minute", "batch_per_minute", "realm_batch_per_minute"]
+# The app of a request the caller cannot attribute (tests and tools that call the limiter directly).
+UNKNOWN_APP = ""
 
 
 class _Window:
-    """Costs admitted in the last ``span`` seconds; trimming keeps each call amortised O(1)."""
+    """Requests admitted in the last ``span`` seconds; trimming keeps each call amortised O(1)."""
 
     def __init__(self, span: float) -> None:
         self.span = span
-        self._entries: deque[tuple[float, int]] = deque()
-        self.total = 0
+        self._admitted: deque[float] = deque()
+
+    @property
+    def total(self) -> int:
+        return len(self._admitted)
 
     def trim(self, now: float) -> None:
-        while self._entries and self._entries[0][0] <= now - self.span:
-            self.total -= self._entries.popleft()[1]
+        while self._admitted and self._admitted[0] <= now - self.span:
+            self._admitted.popleft()
 
-    def admits(self, cost: int, limit: int) -> bool:
-        # A request bigger than the whole budget (a 30-item batch against 10/second) still passes
-        # when the window is empty; otherwise it could never pass at all.
-        return self.total == 0 or self.total + cost <= limit
+    def admits(self, limit: int) -> bool:
+        return len(self._admitted) < limit
 
-    def add(self, now: float, cost: int) -> None:
-        self._entries.append((now, cost))
-        self.total += cost
+    def add(self, now: float) -> None:
+        self._admitted.append(now)
+
+
+@dataclass
+class _AppUsage:
+    """What one app uses of one realm: the budgets QBO keeps per realm and app."""
+
+    per_second: _Window = field(default_factory=lambda: _Window(1.0))
+    batches: _Window = field(default_factory=lambda: _Window(60.0))
+    in_flight: int = 0
+
+    def windows(self) -> tuple[_Window, ...]:
+        return self.per_second, self.batches
+
+    def forget(self) -> None:
+        self.per_second, self.batches = _Window(1.0), _Window(60.0)
 
 
 @dataclass
 class _RealmUsage:
-    per_second: _Window = field(default_factory=lambda: _Window(1.0))
+    """The budgets QBO keeps per realm, shared by every app, and each app's own."""
+
     per_minute: _Window = field(default_factory=lambda: _Window(60.0))
     batches: _Window = field(default_factory=lambda: _Window(60.0))
-    in_flight: int = 0
+    apps: dict[str, _AppUsage] = field(default_factory=dict)
+
+    def app(self, app_id: str) -> _AppUsage:
+        return self.apps.setdefault(app_id, _AppUsage())
+
+    def trim(self, now: float) -> None:
+        for window in (self.per_minute, self.batches):
+            window.trim(now)
+        for app in self.apps.values():
+            for window in app.windows():
+                window.trim(now)
+
+    def forget(self) -> None:
+        self.per_minute, self.batches = _Window(60.0), _Window(60.0)
+        for app in self.apps.values():
+            app.forget()
 
 
 class RealmLimiter:
-    """Admits or refuses /v3 requests per realm. Refused requests consume no budget.
+    """Admits or refuses /v3 requests per realm and app. Refused requests consume no budget.
 
-    A batch counts each of its items against the per-second and per-minute budgets and once against
-    the batch budget. ``release`` must follow every admitted request (it ends the in-flight slot).
+    ``release`` must follow every admitted request, with the same realm and app (it ends the in-flight slot).
     """
 
     def __init__(self, config: LimitsConfig, *, clock: Clock = time.monotonic) -> None:
@@ -66,39 +104,43 @@ class RealmLimiter:
     def enabled(self, value: bool) -> None:
         self.config.enabled = value
 
-    def acquire(self, realm_id: str, *, cost: int = 1, is_batch: bool = False) -> Verdict:
+    def acquire(self, realm_id: str, *, app_id: str = UNKNOWN_APP, is_batch: bool = False) -> Verdict:
         """Admit (``"ok"``, taking an in-flight slot) or name the limit that refuses the request."""
         with self._lock:
-            usage = self._realms.setdefault(realm_id, _RealmUsage())
+            realm = self._realms.setdefault(realm_id, _RealmUsage())
+            app = realm.app(app_id)
             if not self.config.enabled:
-                usage.in_flight += 1
+                app.in_flight += 1
                 return "ok"
             now = self.clock()
-            verdict = self._verdict(usage, now, cost, is_batch)
+            realm.trim(now)
+            verdict = self._verdict(realm, app, is_batch)
             if verdict == "ok":
-                usage.per_second.add(now, cost)
-                usage.per_minute.add(now, cost)
+                realm.per_minute.add(now)
+                app.per_second.add(now)
                 if is_batch:
-                    usage.batches.add(now, 1)
-                usage.in_flight += 1
+                    realm.batches.add(now)
+                    app.batches.add(now)
+                app.in_flight += 1
             return verdict
 
-    def try_acquire(self, realm_id: str, *, cost: int = 1, is_batch: bool = False) -> bool:
-        return self.acquire(realm_id, cost=cost, is_batch=is_batch) == "ok"
+    def try_acquire(self, realm_id: str, *, app_id: str = UNKNOWN_APP, is_batch: bool = False) -> bool:
+        return self.acquire(realm_id, app_id=app_id, is_batch=is_batch) == "ok"
 
-    def release(self, realm_id: str) -> None:
+    def release(self, realm_id: str, *, app_id: str = UNKNOWN_APP) -> None:
         with self._lock:
-            usage = self._realms.get(realm_id)
-            if usage is not None and usage.in_flight > 0:
-                usage.in_flight -= 1
+            realm = self._realms.get(realm_id)
+            app = realm.apps.get(app_id) if realm is not None else None
+            if app is not None and app.in_flight > 0:
+                app.in_flight -= 1
 
     def reset(self, realm_id: str | None = None) -> None:
         """Forget consumed budgets (in-flight counts stay: those requests are still running)."""
         with self._lock:
             targets = self._realms.values() if realm_id is None else [self._realms.get(realm_id)]
-            for usage in targets:
-                if usage is not None:
-                    usage.per_second, usage.per_minute, usage.batches = _Window(1.0), _Window(60.0), _Window(60.0)
+            for realm in targets:
+                if realm is not None:
+                    realm.forget()
 
     def configure(self, **changes: Any) -> None:
         """Change limits at run time; raises ``ValueError`` naming the bad field."""
@@ -116,29 +158,39 @@ class RealmLimiter:
                 setattr(self.config, name, value)
 
     def snapshot(self) -> dict[str, Any]:
+        """Every window's current use, per realm (summed over apps) and per realm and app."""
         with self._lock:
             now = self.clock()
-            realms: dict[str, dict[str, int]] = {}
-            for realm_id, usage in sorted(self._realms.items()):
-                for window in (usage.per_second, usage.per_minute, usage.batches):
-                    window.trim(now)
+            realms: dict[str, dict[str, Any]] = {}
+            for realm_id, realm in sorted(self._realms.items()):
+                realm.trim(now)
+                apps = {
+                    app_id: {
+                        "last_second": app.per_second.total,
+                        "batches_last_minute": app.batches.total,
+                        "in_flight": app.in_flight,
+                    }
+                    for app_id, app in sorted(realm.apps.items())
+                }
                 realms[realm_id] = {
-                    "last_second": usage.per_second.total,
-                    "last_minute": usage.per_minute.total,
-                    "batches_last_minute": usage.batches.total,
-                    "in_flight": usage.in_flight,
+                    "last_second": sum(app["last_second"] for app in apps.values()),
+                    "last_minute": realm.per_minute.total,
+                    "batches_last_minute": realm.batches.total,
+                    "in_flight": sum(app["in_flight"] for app in apps.values()),
+                    "apps": apps,
                 }
             return {"limits": asdict(self.config), "realms": realms}
 
-    def _verdict(self, usage: _RealmUsage, now: float, cost: int, is_batch: bool) -> Verdict:
-        for window in (usage.per_second, usage.per_minute, usage.batches):
-            window.trim(now)
-        if usage.in_flight >= self.config.concurrent:
+    def _verdict(self, realm: _RealmUsage, app: _AppUsage, is_batch: bool) -> Verdict:
+        config = self.config
+        if app.in_flight >= config.concurrent:
             return "concurrent"
-        if is_batch and not usage.batches.admits(1, self.config.batch_per_minute):
+        if is_batch and not app.batches.admits(config.batch_per_minute):
             return "batch_per_minute"
-        if not usage.per_second.admits(cost, self.config.per_second):
+        if is_batch and not realm.batches.admits(config.realm_batch_per_minute):
+            return "realm_batch_per_minute"
+        if not app.per_second.admits(config.per_second):
             return "per_second"
-        if not usage.per_minute.admits(cost, self.config.per_minute):
+        if not realm.per_minute.admits(config.per_minute):
             return "per_minute"
         return "ok"

@@ -57,6 +57,9 @@ ENTITIES: tuple[str, ...] = (
     "Customer",
     "Term",
     "Item",
+    "PaymentMethod",
+    "TaxCode",
+    "TaxRate",
     "Bill",
     "BillPayment",
     "Invoice",
@@ -64,7 +67,9 @@ ENTITIES: tuple[str, ...] = (
     "Purchase",
     "Deposit",
 )
-NAME_LIST_ENTITIES: Final = frozenset({"Account", "Customer", "Vendor", "Item", "Term"})
+NAME_LIST_ENTITIES: Final = frozenset(
+    {"Account", "Customer", "Vendor", "Item", "Term", "PaymentMethod", "TaxCode", "TaxRate"}
+)
 _ENTITY_BY_LOWER: Final = {name.lower(): name for name in ENTITIES}
 
 
@@ -120,7 +125,7 @@ _GRAMMAR: Final = r"""
     FALSE.2: /false\b/i
 
     STAR: "*"
-    COMPARE: "<=" | ">=" | "=" | "<" | ">"
+    COMPARE: "<=" | ">=" | "!=" | "=" | "<" | ">"
     NAME: /[A-Za-z_][A-Za-z0-9_]*/
     STRING: /'(?:[^'\\]|\\[\s\S])*'/
     NUMBER: /[+-]?(?:\d+(?:\.\d*)?|\.\d+)/
@@ -307,12 +312,12 @@ class FieldType(Enum):
     DATETIME = "DateTime"
 
 
-_ORDERED_OPS: Final = frozenset({"=", "<", ">", "<=", ">=", "IN"})
+_ORDERED_OPS: Final = frozenset({"=", "!=", "<", ">", "<=", ">=", "IN"})
 ALLOWED_OPS: Final[dict[FieldType, frozenset[str]]] = {
     FieldType.STRING: _ORDERED_OPS | {"LIKE"},
-    FieldType.REF: frozenset({"=", "IN", "LIKE"}),
-    FieldType.BOOLEAN: frozenset({"=", "IN"}),
-    FieldType.ENUM: frozenset({"=", "IN", "LIKE"}),
+    FieldType.REF: frozenset({"=", "!=", "IN", "LIKE"}),
+    FieldType.BOOLEAN: frozenset({"=", "!=", "IN"}),
+    FieldType.ENUM: frozenset({"=", "!=", "IN", "LIKE"}),
     FieldType.DECIMAL: _ORDERED_OPS,
     FieldType.ID: _ORDERED_OPS,
     FieldType.DATE: _ORDERED_OPS,
@@ -378,6 +383,9 @@ FILTERABLE: Final[dict[str, tuple[FieldSpec, ...]]] = {
     "Customer": _PERSON,
     "Term": (*_NAMED, _spec("Type", FieldType.ENUM)),
     "Item": (*_NAMED, _spec("Type", FieldType.ENUM), _spec("Sku", FieldType.STRING)),
+    "PaymentMethod": (*_NAMED, _spec("Type", FieldType.ENUM)),
+    "TaxCode": (*_NAMED, _spec("Description", FieldType.STRING)),
+    "TaxRate": (*_NAMED, _spec("Description", FieldType.STRING)),
     "Bill": (
         *_TRANSACTION,
         _spec("DueDate", FieldType.DATE),
@@ -473,7 +481,9 @@ def _filter(plan: _Plan, objects: Sequence[Row]) -> list[Row]:
 
 
 def _id_key(row: Row) -> int:
-    return int(row["Id"])
+    # The pseudo tax codes TAX and NON have no number; QBO lists them first.
+    entity_id: str = row["Id"]
+    return int(entity_id) if entity_id.isdigit() else -1
 
 
 def _sorted_by(rows: list[Row], read: Reader, descending: bool) -> list[Row]:
@@ -677,6 +687,8 @@ def _predicate(spec: FieldSpec, cond: Condition, tz: tzinfo) -> Predicate:
         return _like_predicate(spec, cond)
     if cond.op in {"=", "IN"}:
         return _membership_predicate(spec, cond, tz)
+    if cond.op == "!=":
+        return _inequality_predicate(spec, cond, tz)
     return _comparison_predicate(spec, cond, tz)
 
 
@@ -691,6 +703,24 @@ def _membership_predicate(spec: FieldSpec, cond: Condition, tz: tzinfo) -> Predi
         if raw is None or raw == "":
             return matches_empty
         return convert(raw) in wanted
+
+    return predicate
+
+
+def _inequality_predicate(spec: FieldSpec, cond: Condition, tz: tzinfo) -> Predicate:
+    """``!=``: a value that differs from the literal; like ``<`` and ``>``, a missing value never matches.
+
+    ``!= ''`` therefore matches every record that has a value, the complement of ``= ''``.
+    """
+    get, convert = _getter(spec.keys), _stored_converter(spec.type, tz)
+    literal = cond.values[0]
+    unwanted = None if literal == "" else _literal_value(spec, literal, tz)
+
+    def predicate(row: Row) -> bool:
+        raw = get(row)
+        if raw is None or raw == "":
+            return False
+        return unwanted is None or convert(raw) != unwanted
 
     return predicate
 

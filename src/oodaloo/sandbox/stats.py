@@ -1,4 +1,4 @@
-"""Per-realm counters shown at ``/_sandbox/stats``: requests by endpoint and status, 429s, concurrency, writes."""
+"""Per-realm counters shown at ``/_sandbox/stats``: requests by endpoint and status, 429s by limit, writes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 class RealmStats:
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)
     throttled: int = 0
+    # Which limit refused each throttled request: "per_second", "batch_per_minute", ...
+    throttled_by: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
     writes: int = 0
@@ -27,6 +29,7 @@ class RealmStats:
             "requests_total": sum(self.requests.values()),
             "requests": by_endpoint,
             "throttled": self.throttled,
+            "throttled_by": dict(sorted(self.throttled_by.items())),
             "in_flight": self.in_flight,
             "max_in_flight": self.max_in_flight,
             "writes": self.writes,
@@ -55,6 +58,11 @@ class SandboxStats:
             realm.requests[(endpoint, status)] += 1
             if status == 429:
                 realm.throttled += 1
+
+    def record_refusal(self, realm_id: str, limit: str) -> None:
+        """Name the limit behind a 429 (``record_request`` counts the response itself)."""
+        with self._lock:
+            self._realm(realm_id).throttled_by[limit] += 1
 
     def enter(self, realm_id: str) -> None:
         with self._lock:

@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from . import demo, entities
 from .config import SandboxConfig
@@ -93,15 +92,15 @@ class Store:
                 return candidate
 
     def _seed(self, realm: Realm) -> None:
-        tz = ZoneInfo(realm.tz_name)
+        now = datetime.now(UTC)  # the demo history ends here: nothing is stamped after the realm is made
         company = demo.generate_demo(
             realm.scenario,  # type: ignore[arg-type]
             seed=realm.seed,
-            today=datetime.now(tz).date(),
+            now=now,
             tz=realm.tz_name,
             size=realm.size,
         )
-        start = company.ops[0].at if company.ops else datetime.now(UTC)
+        start = company.ops[0].at if company.ops else now
         entities.seed_singleton(realm, "CompanyInfo", company.company_info, now=start)
         entities.seed_singleton(realm, "Preferences", company.preferences, now=start)
         realm.bulk = {}

@@ -34,20 +34,21 @@ from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpRequest, HttpTransport
 from oodaloo.infra.jobs.models import Activity
-from oodaloo.infra.jobs.smart_sync import ReconnectRequired
+from oodaloo.infra.jobs.smart_sync import ReconnectRequired, SmartSyncService
 from oodaloo.infra.locks import LocalLocks, LockFactory, make_locks
 from oodaloo.infra.logging import configure_logging
 from oodaloo.infra.oauth import OAuthClient, OAuthGrantRejected
 from oodaloo.infra.web.errors import PermissionDenied
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, LimitsConfig, OAuthConfig, SandboxConfig
+from tests.support.credentials import TEST_PASSWORD
 from tests.support.servers import serve
 
 TEST_DATABASE_URL = os.environ.get("OODALOO_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("OODALOO_TEST_REDIS_URL")
 REDIRECT_URI = "http://127.0.0.1:9/qbo/callback"
 STATE_SECRET = "test-state-secret-0123456789abcdef"
-PASSWORD = "correct horse battery"
+PASSWORD = TEST_PASSWORD
 KEY = generate_key()
 PROCESSES = 4
 
@@ -94,6 +95,8 @@ def build_service(
         oauth=oauth,
         cipher=TokenCipher(keys or [KEY]),
         locks=locks or LocalLocks(),
+        # In-process limiter, breaker and cache (nothing to close); the transport stays the fixture's.
+        sync=SmartSyncService.create(api_base_url=sandbox, sessionmaker=database.sessionmaker, transport=transport),
         state_secret=STATE_SECRET,
         redirect_uri=REDIRECT_URI,
         clock=lambda: datetime.now(UTC) + clock_offset,

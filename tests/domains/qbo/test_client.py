@@ -24,7 +24,6 @@ from oodaloo.domains.qbo.errors import (
     QBOStaleObject,
     QBOThrottled,
     QBOTimeout,
-    QBOUnavailableError,
     QBOValidationError,
 )
 from oodaloo.domains.qbo.schemas import (
@@ -46,6 +45,7 @@ from oodaloo.domains.qbo.schemas import (
 from oodaloo.infra.jobs.smart_sync import (
     BreakerSettings,
     Priority,
+    QBOUnavailable,
     RateLimits,
     ReconnectRequired,
     RetryPolicy,
@@ -509,9 +509,11 @@ async def test_open_circuit_fails_fast_without_calling_qbo(sandbox: RunningSandb
         for _ in range(2):
             with pytest.raises(QBOServerError):
                 await client.read(Vendor, "1")
-        with pytest.raises(QBOUnavailableError) as paused:
+        with pytest.raises(QBOUnavailable) as paused:
             await client.read(Vendor, "1")
-        assert paused.value.is_transient
+        # SmartSync's own error, as it raised it, saying when the circuit lets calls through again.
+        assert type(paused.value) is QBOUnavailable
+        assert paused.value.retry_after_seconds == 60
         # A direct read as a marker: once the sandbox has counted it, it has counted everything sent before it.
         sandbox.client().get("/vendor/1").raise_for_status()
         seen = wait_for_vendor_reads(sandbox, "200", start.get("200", 0) + 1)

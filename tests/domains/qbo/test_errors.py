@@ -10,19 +10,20 @@ from oodaloo.domains.qbo.errors import (
     QBOConnectionError,
     QBODuplicate,
     QBOError,
+    QBONotConnected,
     QBONotFound,
     QBOReconnectRequired,
     QBOServerError,
     QBOStaleObject,
     QBOThrottled,
     QBOTimeout,
-    QBOUnavailableError,
     QBOValidationError,
     error_from,
 )
 from oodaloo.infra.http import HttpRequest, HttpResponse, TransportError
 from oodaloo.infra.jobs.smart_sync import (
     DeadlineExceeded,
+    NotConnected,
     Priority,
     QBOUnavailable,
     ReconnectRequired,
@@ -232,13 +233,14 @@ def test_batch_item_fault_mapping() -> None:
 
 
 def test_smart_sync_errors_convert() -> None:
-    unavailable = error_from(QBOUnavailable("123"))
-    assert type(unavailable) is QBOUnavailableError
-    assert unavailable.is_transient
     reconnect = error_from(ReconnectRequired("QuickBooks no longer accepts this connection"))
-    assert isinstance(reconnect, QBOReconnectRequired)
+    assert type(reconnect) is QBOReconnectRequired
     assert isinstance(reconnect, QBOAuthError)
     assert "no longer accepts" in str(reconnect)
+    # Never connected (or disconnected) is told apart by its type, not by its message.
+    not_connected = error_from(NotConnected("anything at all"))
+    assert type(not_connected) is QBONotConnected
+    assert isinstance(not_connected, QBOReconnectRequired)
     late = error_from(DeadlineExceeded(may_have_reached_qbo=True))
     assert isinstance(late, QBOTimeout)
     assert late.may_have_reached_qbo
@@ -267,3 +269,14 @@ def test_transport_errors_convert() -> None:
     assert isinstance(timeout, QBOTimeout)
     assert timeout.is_transient
     assert type(error_from(TransportError("connect", request, OSError()))) is QBOConnectionError
+
+
+def test_quickbooks_unavailable_is_one_type_that_carries_when_to_retry() -> None:
+    """SmartSync's QBOUnavailable is the only "QuickBooks unavailable" error: the QBO error tree has no twin of it."""
+    import oodaloo.domains.qbo.errors as tree
+
+    twins = [name for name in vars(tree) if "Unavailable" in name and name != "QBOUnavailable"]
+    assert twins == []
+    paused = QBOUnavailable("123", retry_after_seconds=14.2)
+    assert paused.retry_after_seconds == 14.2
+    assert "15 s" in str(paused)

@@ -499,3 +499,113 @@ async def test_float_amounts_are_refused(harness: Harness) -> None:
             payload={"amount": 12.5},
             user_id=None,
         )
+
+
+# ------------------------------------------------------------------------------------------------------ leases
+@dataclass
+class HeldHandler:
+    """``BillHandler`` whose send waits until the test lets it go: an attempt that is slow but alive."""
+
+    inner: BillHandler
+    started: asyncio.Event
+    release: asyncio.Event
+
+    async def perform(self, ctx: ActionContext) -> ActionResult:
+        self.started.set()
+        await self.release.wait()
+        return await self.inner.perform(ctx)
+
+    async def find(self, ctx: ActionContext) -> ActionResult | None:
+        return await self.inner.find(ctx)
+
+    async def check(self, ctx: ActionContext, done: ActionResult) -> dict[str, Any] | None:
+        return await self.inner.check(ctx, done)
+
+
+async def _until(condition: Any, what: str, within: float = 20.0) -> None:
+    give_up = asyncio.get_running_loop().time() + within
+    while not await condition():
+        assert asyncio.get_running_loop().time() < give_up, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_live_sender_renews_its_lease_and_is_not_taken_over(
+    sync: SmartSyncService, sandbox: RunningSandbox, database: Database, tenant: Tenant, bill_refs: dict[str, str]
+) -> None:
+    short_lease = ReconcilePolicy(lease_seconds=1.0)
+    harness = make_harness(sync, sandbox, database, tenant, bill_refs, policy=short_lease)
+    started, release = asyncio.Event(), asyncio.Event()
+    credentials = MintedCredentials(sandbox.base_url, sandbox.realm_id)
+
+    async def held(business_id: uuid.UUID, realm_id: str) -> HeldHandler:
+        return HeldHandler(BillHandler(sync, credentials, realm_id), started, release)
+
+    harness.kind = f"test.bill.held.{uuid.uuid4().hex[:8]}"
+    harness.log.register_action(harness.kind, held)
+    # Another process's log, able to run the kind too: it must leave the live sender's action alone.
+    other = ActionLog(sessionmaker=database.sessionmaker, sync=sync, policy=short_lease)
+    other.register_action(harness.kind, held)
+
+    sending = asyncio.create_task(harness.execute(key()))
+    try:
+        await asyncio.wait_for(started.wait(), timeout=20)
+        async with database.sessionmaker() as session:
+            row = (await session.execute(select(QBOAction).where(QBOAction.kind == harness.kind))).scalars().one()
+        action_id, owner, first_expiry = row.id, row.lease_owner, row.lease_expires_at
+        assert row.status is ActionStatus.IN_FLIGHT
+        assert owner is not None
+        assert first_expiry is not None
+
+        async def lease_outlived_and_renewed() -> bool:
+            current = await harness.row(action_id)
+            assert current.lease_expires_at is not None
+            return utcnow() > first_expiry and current.lease_expires_at > utcnow()
+
+        # The first lease has run out by the clock, yet the row's lease is current: the sender renewed it.
+        await _until(lease_outlived_and_renewed, "the lease to be renewed past its first expiry")
+        assert await other.sweep() == 0
+        assert (await other.reconcile_action(action_id)).status is ActionStatus.IN_FLIGHT
+        row = await harness.row(action_id)
+        assert (row.status, row.attempts, row.lease_owner) == (ActionStatus.IN_FLIGHT, 1, owner)
+    finally:
+        release.set()
+        outcome = await asyncio.wait_for(sending, timeout=30)
+
+    assert outcome.status is ActionStatus.SUCCEEDED
+    assert outcome.repeated is False
+    row = await harness.row(outcome.action_id)
+    assert (row.attempts, row.lease_owner, row.lease_expires_at) == (1, None, None)  # settled: the lease is released
+    assert [bill["Id"] for bill in harness.bills_marked(outcome.action_id)] == [outcome.qbo_id]
+
+
+async def test_a_dead_senders_action_is_taken_over_once_its_lease_runs_out(
+    sync: SmartSyncService, sandbox: RunningSandbox, database: Database, tenant: Tenant, bill_refs: dict[str, str]
+) -> None:
+    # The default policy: no staleness shortcut, only the lease says the sender is gone.
+    harness = make_harness(sync, sandbox, database, tenant, bill_refs, lookup=False)
+    leased, expired = await harness.execute(key()), await harness.execute(key())
+    assert (leased.status, expired.status) == (ActionStatus.SUCCEEDED, ActionStatus.SUCCEEDED)
+    now = utcnow()
+    # As if another process crashed right after QBO wrote each Bill: touched a moment ago, one lease still running.
+    for done, lease_end in ((leased, now + timedelta(seconds=30)), (expired, now - timedelta(seconds=1))):
+        async with unit_of_work(database.sessionmaker) as session:
+            await session.execute(
+                update(QBOAction)
+                .where(QBOAction.id == done.action_id)
+                .values(
+                    status=ActionStatus.IN_FLIGHT,
+                    qbo_id=None,
+                    qbo_entity=None,
+                    result=None,
+                    updated_at=now,
+                    lease_owner="crashed-host:4242:deadbeef",
+                    lease_expires_at=lease_end,
+                )
+            )
+
+    assert await harness.log.sweep() >= 1
+
+    still_leased, taken_over = await harness.row(leased.action_id), await harness.row(expired.action_id)
+    assert (still_leased.status, still_leased.attempts) == (ActionStatus.IN_FLIGHT, 1)
+    assert (taken_over.status, taken_over.qbo_id, taken_over.attempts) == (ActionStatus.SUCCEEDED, expired.qbo_id, 2)
+    assert [bill["Id"] for bill in harness.bills_marked(expired.action_id)] == [expired.qbo_id]

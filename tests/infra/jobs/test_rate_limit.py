@@ -290,6 +290,29 @@ async def test_a_batch_counts_each_item_against_the_window_but_takes_one_slot(ma
             pytest.fail("the window admitted more than 10")
 
 
+async def test_batch_requests_have_their_own_minute_budget_with_a_background_share(make: LimiterFactory) -> None:
+    limiter = make(
+        RateLimits(
+            user=Budget(PLENTY, PLENTY, 10, batches_per_minute=3),
+            background=Budget(PLENTY, PLENTY, 10, batches_per_minute=2),
+            minute_seconds=NEVER_EXPIRES,
+        )
+    )
+    for _ in range(2):
+        async with limiter.slot(REALM, priority=Priority.BACKGROUND, batch=True, timeout=1):
+            pass
+    with pytest.raises(SlotTimeout):
+        async with limiter.slot(REALM, priority=Priority.BACKGROUND, batch=True, timeout=1):
+            pytest.fail("background work went past its share of the batch budget")
+    async with limiter.slot(REALM, batch=True, timeout=1):
+        pass
+    with pytest.raises(SlotTimeout):
+        async with limiter.slot(REALM, batch=True, timeout=1):
+            pytest.fail("a fourth batch request admitted in a minute of three")
+    async with limiter.slot(REALM, timeout=1):  # plain requests are not batch requests
+        pass
+
+
 @pytest.mark.parametrize(("priority", "cost"), [(Priority.USER, 11), (Priority.BACKGROUND, 8), (Priority.USER, 0)])
 async def test_a_cost_the_budget_can_never_admit_is_refused_at_once(
     make: LimiterFactory, priority: Priority, cost: int

@@ -9,13 +9,20 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from oodaloo.domains.ap.errors import QBO_VALIDATION_CODE, RECONNECT_REQUIRED_CODE, field_of_element, qbo_message
+from oodaloo.domains.ap.errors import (
+    NOT_CONNECTED_CODE,
+    QBO_VALIDATION_CODE,
+    RECONNECT_REQUIRED_CODE,
+    field_of_element,
+    qbo_message,
+)
 from oodaloo.domains.ap.schemas import CENTS
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.domains.qbo.client import QBOClient, quote
 from oodaloo.domains.qbo.errors import (
     QBOAuthError,
     QBODuplicate,
+    QBONotConnected,
     QBONotFound,
     QBOReconnectRequired,
     QBOValidationError,
@@ -101,8 +108,9 @@ class PayBillHandler:
         try:
             created = await self._client(ctx).create(payload.bill_payment(ctx.marker), requestid=ctx.requestid)
         except QBOReconnectRequired as error:
-            # Raised before the write was sent (the token could not be refreshed): nothing reached QBO.
-            raise ActionRejected(RECONNECT_REQUIRED_CODE, error.message) from error
+            # Raised before the write was sent (no connection, or no token could be had): nothing reached QBO.
+            code = NOT_CONNECTED_CODE if isinstance(error, QBONotConnected) else RECONNECT_REQUIRED_CODE
+            raise ActionRejected(code, error.message) from error
         except (QBOValidationError, QBONotFound, QBODuplicate) as error:
             raise ActionRejected(QBO_VALIDATION_CODE, qbo_message(error), field_of_element(error.element)) from error
         except QBOAuthError as error:

@@ -1,24 +1,20 @@
-"""Why paying a bill can fail, as API errors with stable codes — and ``api_error_from``, the one place QBO and
-SmartSync failures become them."""
+"""Why listing or paying bills can fail, as API errors with stable codes — and the functions that turn QBO and SmartSync
+failures into them. Every decision here is made on a type or a stored code, never on a message's text."""
 
 from __future__ import annotations
 
-from oodaloo.domains.qbo.auth import NOT_CONNECTED_MESSAGE
-from oodaloo.domains.qbo.errors import (
-    QBOError,
-    QBONotFound,
-    QBOReconnectRequired,
-    QBOThrottled,
-    QBOUnavailableError,
-    QBOValidationError,
-)
-from oodaloo.infra.web.errors import AppError, Conflict, InvalidInput, NotFound
+from oodaloo.domains.qbo.auth import NOT_CONNECTED_MESSAGE, RECONNECT_MESSAGE, ConnectionState
+from oodaloo.domains.qbo.errors import QBOError, QBONotConnected, QBONotFound, QBOReconnectRequired, QBOValidationError
+from oodaloo.infra.jobs.smart_sync import QBOUnavailable
+from oodaloo.infra.web.errors import AppError, Conflict, InvalidInput, NotFound, PreconditionRequired
 
-# How long a client should wait before trying again when QuickBooks is unavailable (the circuit's open period).
-RETRY_AFTER_SECONDS = 30
+# How long a client should wait before asking again after a read QuickBooks could not serve (throttled, its 5xx,
+# no answer): SmartSync has already retried within the user's deadline, so the next try is worth a short pause.
+READ_RETRY_AFTER_SECONDS = 30
 QBO_VALIDATION_CODE = "qbo_validation"
 RECONNECT_REQUIRED_CODE = "qbo_reconnect_required"
 NOT_CONNECTED_CODE = "qbo_not_connected"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 
 # QBO's element names (API_NOTES §8) → the request field the client can change.
 _FIELD_OF_ELEMENT = {
@@ -76,14 +72,31 @@ class AccountNotUsable(InvalidInput):
         super().__init__(reason, field="pay_from_account_id")
 
 
+class PaymentDateOutOfRange(InvalidInput):
+    code = "payment_date_out_of_range"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="payment_date")
+
+
 class QBORejected(InvalidInput):
     """QuickBooks refused the write itself (a validation fault)."""
 
     code = QBO_VALIDATION_CODE
 
-    def __init__(self, message: str, *, field: str | None, code: str = QBO_VALIDATION_CODE) -> None:
+    def __init__(self, message: str, *, field: str | None) -> None:
         super().__init__(message, field=field)
-        self.code = code
+
+
+class IdempotencyKeyRequired(PreconditionRequired):
+    code = "idempotency_key_required"
+    message = (
+        f"Send an {IDEMPOTENCY_KEY_HEADER} header (a new random value for each payment, the same one when retrying "
+        "it), so that a repeated request can never pay twice."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(field=IDEMPOTENCY_KEY_HEADER)
 
 
 class IdempotencyKeyConflict(Conflict):
@@ -91,29 +104,23 @@ class IdempotencyKeyConflict(Conflict):
 
     def __init__(self) -> None:
         super().__init__(
-            "This Idempotency-Key was already used for a different payment; use a new key for a new payment.",
-            field="Idempotency-Key",
+            f"This {IDEMPOTENCY_KEY_HEADER} was already used for a different payment; use a new key for a new payment.",
+            field=IDEMPOTENCY_KEY_HEADER,
         )
 
 
-class QBONotConnected(Conflict):
+class QuickBooksNotConnected(Conflict):
+    """No connection to QuickBooks: never connected, or disconnected."""
+
     code = NOT_CONNECTED_CODE
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or NOT_CONNECTED_MESSAGE)
+    message = NOT_CONNECTED_MESSAGE
 
 
-class QBOReconnectNeeded(Conflict):
+class QuickBooksReconnectNeeded(Conflict):
+    """QuickBooks no longer accepts the connection: a person must connect it again."""
+
     code = RECONNECT_REQUIRED_CODE
-
-
-class QBOUnavailableNow(AppError):
-    status_code = 503
-    code = "qbo_unavailable"
-    message = "QuickBooks is not answering right now; try again shortly."
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    message = RECONNECT_MESSAGE
 
 
 class PaymentFailed(InvalidInput):
@@ -126,40 +133,44 @@ class PaymentFailed(InvalidInput):
         self.code = code
 
 
-def connection_error(message: str) -> AppError:
-    """A 409 saying the connection needs a person: never connected (or disconnected), or connect again."""
-    if message == NOT_CONNECTED_MESSAGE:
-        return QBONotConnected(message)
-    return QBOReconnectNeeded(message)
+def not_connected_error(state: ConnectionState) -> Conflict:
+    """The 409 for a business whose connection cannot be used, by its status."""
+    if state.status == "needs_reconnect":
+        return QuickBooksReconnectNeeded(state.message)
+    return QuickBooksNotConnected()
 
 
-def api_error_from(error: QBOError, *, bill_id: str) -> AppError:
-    """The API error for a QBO failure while validating a payment (reads: nothing was written)."""
+def connection_error(error: QBOReconnectRequired) -> Conflict:
+    """The 409 for a call refused for want of a usable connection (raised before anything reached QBO)."""
+    if isinstance(error, QBONotConnected):
+        return QuickBooksNotConnected(error.message)
+    return QuickBooksReconnectNeeded(error.message)
+
+
+def read_error(error: QBOError, realm_id: str) -> AppError | QBOUnavailable:
+    """The error for a read that failed where nothing the client sent can be wrong (a listing): the connection needs a
+    person (409), or QuickBooks could not serve it now (503 with Retry-After)."""
     if isinstance(error, QBOReconnectRequired):
-        return connection_error(error.message)
+        return connection_error(error)
+    return QBOUnavailable(realm_id, retry_after_seconds=READ_RETRY_AFTER_SECONDS, message=str(error))
+
+
+def lookup_error(error: QBOError, *, bill_id: str, realm_id: str) -> AppError | QBOUnavailable:
+    """The error for a read that checks a payment before it is made (nothing was written)."""
     if isinstance(error, QBONotFound):
         return BillNotFound(bill_id)
     if isinstance(error, QBOValidationError):
         return QBORejected(qbo_message(error), field=field_of_element(error.element))
-    if isinstance(error, QBOUnavailableError | QBOThrottled) or error.is_transient:
-        return QBOUnavailableNow()
-    return QBOUnavailableNow(f"QuickBooks could not be asked about this bill ({error.message}); try again shortly.")
-
-
-def listing_error(error: QBOError) -> AppError:
-    """The API error for a QBO failure while reading the open bills (nothing the client sent can be wrong)."""
-    if isinstance(error, QBOReconnectRequired):
-        return connection_error(error.message)
-    if isinstance(error, QBOUnavailableError | QBOThrottled) or error.is_transient:
-        return QBOUnavailableNow()
-    return QBOUnavailableNow(f"QuickBooks could not list the open bills ({error.message}); try again shortly.")
+    return read_error(error, realm_id)
 
 
 def failed_action_error(code: str | None, message: str | None, field: str | None) -> AppError:
     """The API error for an action that ended ``failed`` with ``code`` (see PayBillHandler's rejections)."""
     text = message or "QuickBooks did not accept the payment."
+    if code == NOT_CONNECTED_CODE:
+        return QuickBooksNotConnected(text)
     if code == RECONNECT_REQUIRED_CODE:
-        return connection_error(text)
+        return QuickBooksReconnectNeeded(text)
     if code == QBO_VALIDATION_CODE:
         return QBORejected(text, field=field)
     return PaymentFailed(text, code=code or "payment_failed", field=field)

@@ -1,5 +1,6 @@
-"""Listing and paying bills: the open bills from QuickBooks, and a payment checked against what the user was shown
-(fresh cached snapshots, else QuickBooks itself), then run as the ``bill.pay`` action exactly once."""
+"""Listing and paying bills: the open bills and the accounts they can be paid from, read from QuickBooks, and a payment
+checked against what the user was shown (fresh cached snapshots, else QuickBooks itself), then run as the ``bill.pay``
+action exactly once."""
 
 from __future__ import annotations
 
@@ -8,25 +9,26 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from oodaloo.domains.ap.actions import PAY_BILL, PayBillPayload
+from oodaloo.domains.ap.actions import CHECK, CREDIT_CARD, PAY_BILL, PayBillPayload
 from oodaloo.domains.ap.errors import (
     AccountNotUsable,
     BillNotFound,
     IdempotencyKeyConflict,
-    api_error_from,
-    connection_error,
+    PaymentDateOutOfRange,
     failed_action_error,
-    listing_error,
+    lookup_error,
+    not_connected_error,
+    read_error,
 )
 from oodaloo.domains.ap.repository import ActionRepository
-from oodaloo.domains.ap.schemas import ActionOut, BillPaymentOut, OpenBillOut, PayBillIn
+from oodaloo.domains.ap.schemas import ActionOut, BillPaymentOut, OpenBillOut, PayBillIn, PayFromAccountOut
 from oodaloo.domains.ap.snapshots import PAY_TYPE_OF_ACCOUNT, AccountSnapshot, BillSnapshot, SnapshotCache, money
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.domains.qbo.client import QBOClient, quote
@@ -41,6 +43,12 @@ from oodaloo.infra.web.errors import InvalidInput, NotFound
 USER_ACTION_DEADLINE = 8.0
 PAID_MESSAGE = "Paid in QuickBooks."
 CONFIRMING_MESSAGE = "The payment was sent and is being confirmed with QuickBooks."
+# A payment recorded after the fact (a check written last month) is routine; one dated more than a year back lands in
+# a period the accountant has usually closed (QBO's closing date) and changes reports already filed: a mistyped year,
+# not an intent. QBO itself takes any date, 0001-01-01 included.
+PAYMENT_DATE_MAX_DAYS_BACK = 365
+# A payment dated ahead must fall within the 13-week runway the console forecasts, or the forecast could not show it.
+PAYMENT_DATE_MAX_DAYS_AHEAD = 13 * 7
 OPEN_BILLS = "Balance > '0'"
 PAY_FROM_ACCOUNTS = "AccountType IN (" + ", ".join(quote(kind) for kind in PAY_TYPE_OF_ACCOUNT) + ")"
 
@@ -93,24 +101,36 @@ class BillService:
             bills, accounts = await _both(
                 client.query_all(Bill, where=OPEN_BILLS), client.query_all(Account, where=PAY_FROM_ACCOUNTS)
             )
+            listed = [(bill, BillSnapshot.of(bill, str(bill.id))) for bill in bills if _listable(bill)]
         except QBOError as error:
-            raise listing_error(error) from error
+            raise read_error(error, realm_id) from error
         snapshots = SnapshotCache(self._sync, realm_id)
-        for account in accounts:
-            if account.id is not None:
-                await snapshots.keep_account(AccountSnapshot.of(account, account.id))
-        listed = [bill for bill in bills if bill.id is not None and not bill.is_deleted]
-        for bill in listed:
-            await snapshots.keep_bill(BillSnapshot.of(bill, str(bill.id)))
-        return sorted((_open_bill_out(bill) for bill in listed), key=_soonest_due_first)
+        await _keep_accounts(snapshots, accounts)
+        for _, snapshot in listed:
+            await snapshots.keep_bill(snapshot)
+        return sorted((_open_bill_out(bill, snapshot) for bill, snapshot in listed), key=_soonest_due_first)
 
-    async def pay(self, payer: Payer, bill_id: str, request: PayBillIn, idempotency_key: str | None) -> PaymentAnswer:
+    async def pay_from_accounts(self, business_id: uuid.UUID) -> list[PayFromAccountOut]:
+        """The active Bank and Credit Card accounts with their balances, banks first, then by name; kept as snapshots
+        like the open bills, so paying from one just listed needs QuickBooks only for the payment itself."""
+        realm_id = await self._realm_of(business_id)
+        try:
+            accounts = await self._client(business_id, realm_id).query_all(Account, where=PAY_FROM_ACCOUNTS)
+        except QBOError as error:
+            raise read_error(error, realm_id) from error
+        await _keep_accounts(SnapshotCache(self._sync, realm_id), accounts)
+        usable = [out for account in accounts if (out := _pay_from_out(account)) is not None]
+        return sorted(usable, key=lambda out: (out.account_type != "Bank", out.name.casefold(), out.account_id))
+
+    async def pay(self, payer: Payer, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
         """Pay ``request.amount`` of ``bill_id``. A repeated ``idempotency_key`` returns the first outcome, without
-        asking QuickBooks again (the bill is paid by then)."""
-        key = idempotency_key or f"auto-{uuid.uuid4().hex}"
+        asking QuickBooks again (the bill is paid by then): the key is what makes a retry safe, so there is always
+        one."""
+        key = idempotency_key
         earlier = await self._earlier(payer.business_id, key)
         if earlier is not None:
             return await self._repeat(payer, earlier, bill_id, request, key)
+        txn_date = _payment_date(request.payment_date, _today_in(payer.timezone))
         realm_id = await self._realm_of(payer.business_id)
         snapshots = SnapshotCache(self._sync, realm_id)
         client = self._client(payer.business_id, realm_id)
@@ -122,7 +142,7 @@ class BillService:
         except (InvalidInput, NotFound):
             # Two copies of one request sent at once: the other may have paid the bill since the key was looked up
             # (that is why this one is refused). It is then a repeat, answered with the other's outcome.
-            earlier = await self._earlier(payer.business_id, key) if idempotency_key else None
+            earlier = await self._earlier(payer.business_id, key)
             if earlier is None:
                 raise
             return await self._repeat(payer, earlier, bill_id, request, key)
@@ -132,7 +152,7 @@ class BillService:
             amount=request.amount,
             account_id=request.pay_from_account_id,
             pay_type=pay_type,
-            txn_date=request.payment_date or _today_in(payer.timezone),
+            txn_date=txn_date,
         )
         outcome = await self._execute(payer, realm_id, key, payload)
         if not outcome.repeated:
@@ -181,7 +201,7 @@ class BillService:
     async def _realm_of(self, business_id: uuid.UUID) -> str:
         state = await self._connections.status(business_id)
         if state.status != "connected" or state.realm_id is None:
-            raise connection_error(state.message or "")
+            raise not_connected_error(state)
         return state.realm_id
 
     async def _open_bill(
@@ -199,15 +219,15 @@ class BillService:
     async def _read_bill(self, client: QBOClient, snapshots: SnapshotCache, bill_id: str) -> BillSnapshot:
         try:
             bill = await client.read(Bill, bill_id)
+            snapshot = None if bill.is_deleted else BillSnapshot.of(bill, bill_id)
         except QBOValidationError as error:
             # QBO answers a malformed id (not a number) with a validation fault: there is no such bill either way.
             raise BillNotFound(bill_id) from error
         except QBOError as error:
-            raise api_error_from(error, bill_id=bill_id) from error
-        if bill.is_deleted:
+            raise lookup_error(error, bill_id=bill_id, realm_id=client.realm_id) from error
+        if snapshot is None:
             await snapshots.forget_bill(bill_id)
             raise BillNotFound(bill_id)
-        snapshot = BillSnapshot.of(bill, bill_id)
         await snapshots.keep_bill(snapshot)
         return snapshot
 
@@ -221,7 +241,7 @@ class BillService:
         except (QBONotFound, QBOValidationError) as error:
             raise AccountNotUsable(f"QuickBooks has no account {account_id}.") from error
         except QBOError as error:
-            raise api_error_from(error, bill_id="") from error
+            raise read_error(error, client.realm_id) from error
         snapshot = AccountSnapshot.of(account, account_id)
         await snapshots.keep_account(snapshot)
         return snapshot.pay_type()
@@ -263,11 +283,7 @@ async def _after_payment(snapshots: SnapshotCache, bill: BillSnapshot, amount: D
 
 def _answer(outcome: ActionOutcome, payload: PayBillPayload) -> PaymentAnswer:
     if outcome.status is ActionStatus.FAILED:
-        field = (outcome.result or {}).get("field")
-        message = outcome.error_message or ""
-        if field:
-            message = message.removesuffix(f" (field: {field})")
-        raise failed_action_error(outcome.error_code, message, field)
+        raise failed_action_error(outcome.error_code, outcome.error_message, _failed_field(outcome.result))
     succeeded = outcome.status is ActionStatus.SUCCEEDED
     result = outcome.result or {}
     body = BillPaymentOut(
@@ -288,6 +304,29 @@ def _today_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date()
 
 
+def _payment_date(requested: date | None, today: date) -> date:
+    """The date to record the payment on: today (the business's) unless asked, and then within the window."""
+    if requested is not None:
+        return requested
+    if requested is None:
+        return today
+    earliest = today - timedelta(days=PAYMENT_DATE_MAX_DAYS_BACK)
+    latest = today + timedelta(days=PAYMENT_DATE_MAX_DAYS_AHEAD)
+    if not earliest <= requested <= latest:
+        raise PaymentDateOutOfRange(
+            f"payment_date must lie between {earliest.isoformat()} and {latest.isoformat()} (at most "
+            f"{PAYMENT_DATE_MAX_DAYS_BACK} days back and {PAYMENT_DATE_MAX_DAYS_AHEAD} days ahead of today, "
+            f"{today.isoformat()}, in the business's time zone)."
+        )
+    return requested
+
+
+def _failed_field(result: dict[str, Any] | None) -> str | None:
+    """The request field a failed action names: the action log keeps it as its own value beside the message."""
+    field = (result or {}).get("field")
+    return field if isinstance(field, str) else None
+
+
 def _action_out(row: QBOAction) -> ActionOut:
     return ActionOut(
         action_id=row.id,
@@ -298,14 +337,39 @@ def _action_out(row: QBOAction) -> ActionOut:
         qbo_id=row.qbo_id,
         error_code=row.error_code,
         error_message=row.error_message,
+        error_field=_failed_field(row.result) if row.status is ActionStatus.FAILED else None,
         created_at=row.created_at,
         completed_at=row.completed_at,
         drift=row.drift,
     )
 
 
-def _open_bill_out(bill: Bill) -> OpenBillOut:
-    snapshot = BillSnapshot.of(bill, str(bill.id))
+def _listable(bill: Bill) -> bool:
+    return bill.id is not None and not bill.is_deleted
+
+
+async def _keep_accounts(snapshots: SnapshotCache, accounts: list[Account]) -> None:
+    for account in accounts:
+        if account.id is not None:
+            await snapshots.keep_account(AccountSnapshot.of(account, account.id))
+
+
+def _pay_from_out(account: Account) -> PayFromAccountOut | None:
+    """The account as the API lists it, or None when bills cannot be paid from it (inactive, or of another type)."""
+    if account.id is None or account.active is False or account.account_type not in PAY_TYPE_OF_ACCOUNT:
+        return None
+    account_type: Literal["Bank", "Credit Card"] = "Bank" if account.account_type == "Bank" else "Credit Card"
+    return PayFromAccountOut(
+        account_id=account.id,
+        name=account.fully_qualified_name or account.name or account.id,
+        account_type=account_type,
+        pay_type=CHECK if account_type == "Bank" else CREDIT_CARD,
+        current_balance=money(account.current_balance or Decimal(0)),
+        currency=account.currency_ref.value if account.currency_ref is not None else None,
+    )
+
+
+def _open_bill_out(bill: Bill, snapshot: BillSnapshot) -> OpenBillOut:
     return OpenBillOut(
         bill_id=snapshot.bill_id,
         vendor_id=snapshot.vendor_id,

@@ -9,8 +9,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from oodaloo.domains.ap.actions import CHECK, CREDIT_CARD
-from oodaloo.domains.ap.errors import AccountNotUsable, AmountOverBalance, BillAlreadyPaid, QBOUnavailableNow
+from oodaloo.domains.ap.errors import AccountNotUsable, AmountOverBalance, BillAlreadyPaid
 from oodaloo.domains.ap.schemas import CENTS
+from oodaloo.domains.qbo.errors import QBOServerError
 from oodaloo.domains.qbo.schemas import Account, Bill
 from oodaloo.infra.jobs.smart_sync import ON_DEMAND_STALE_SECONDS, SmartSyncService
 
@@ -36,7 +37,7 @@ class BillSnapshot:
     @classmethod
     def of(cls, bill: Bill, bill_id: str) -> BillSnapshot:
         if bill.vendor_ref is None:
-            raise QBOUnavailableNow(f"QuickBooks sent bill {bill_id} without its vendor; try again shortly.")
+            raise QBOServerError(f"QuickBooks sent bill {bill_id} without its vendor")
         return cls(
             bill_id=bill_id,
             vendor_id=bill.vendor_ref.value,

@@ -18,8 +18,12 @@ DEMO_TIMEZONE = "America/Los_Angeles"
 DEMO_CURRENCY = "USD"
 
 
+DEMO_NAME_PREFIX = "Demo Company — "
+
+
 def demo_business_name(scenario: str) -> str:
-    return f"Demo Company — {scenario}"
+    """The name until the first connection gives it the QuickBooks company's."""
+    return f"{DEMO_NAME_PREFIX}{scenario}"
 
 
 async def ensure_demo(session: AsyncSession, *, scenario: str, realm_id: str) -> User:
@@ -27,14 +31,17 @@ async def ensure_demo(session: AsyncSession, *, scenario: str, realm_id: str) ->
     users = UserRepository(session)
     user = await users.by_email(DEMO_EMAIL)
     if user is None:
-        # No usable password: the demo user signs in only through loopback autologin.
+        # No usable password: the demo user enters only from this machine, by autologin or the sign-in page's
+        # "Continue as the demo user" (runway/routes/pages.py).
         unusable = passwords.hash_password(secrets.token_urlsafe(32))
         user = await users.add(User(email=DEMO_EMAIL, password_hash=unusable, display_name=DEMO_DISPLAY_NAME))
     businesses = BusinessService(session)
     linked = [entry.business for entry in await businesses.list_for(user) if entry.business.qbo_realm_id == realm_id]
     if linked:
-        linked[0].name = demo_business_name(scenario)
-        await session.flush()
+        # Once connected it carries its QuickBooks company's name (or one a person gave it): keep that.
+        if linked[0].name.startswith(DEMO_NAME_PREFIX):
+            linked[0].name = demo_business_name(scenario)
+            await session.flush()
     else:
         demo = BusinessIn(name=demo_business_name(scenario), timezone=DEMO_TIMEZONE, currency=DEMO_CURRENCY)
         await businesses.create(user, demo, qbo_realm_id=realm_id)

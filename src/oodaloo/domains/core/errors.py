@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from oodaloo.infra.web.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+import math
+
+from oodaloo.infra.web.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 
 
 class EmailTaken(Conflict):
@@ -23,6 +25,18 @@ class WeakPassword(InvalidInput):
 class InvalidCredentials(NotAuthenticated):
     code = "invalid_credentials"
     message = "Email or password is incorrect."
+
+
+class SignInThrottled(TooManyRequests):
+    """Too many failed sign-ins for this account or from this address. The message is the same for both, and for
+    unknown emails, so it reveals nothing about which accounts exist."""
+
+    code = "too_many_sign_in_attempts"
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        wait = max(1, math.ceil(retry_after_seconds))
+        message = f"Too many failed sign-in attempts; try again in {wait} seconds."
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
 
 
 class BusinessNotFound(NotFound):

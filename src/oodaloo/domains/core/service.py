@@ -16,7 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.core import errors
-from oodaloo.domains.core.models import ApiToken, Business, Membership, Role, User, UserSession
+from oodaloo.domains.core.models import (
+    NAME_MAX_LENGTH,
+    ApiToken,
+    Business,
+    Membership,
+    Role,
+    User,
+    UserSession,
+)
 from oodaloo.domains.core.repository import (
     ApiTokenRepository,
     BusinessRepository,
@@ -27,8 +35,15 @@ from oodaloo.domains.core.repository import (
 from oodaloo.domains.core.schemas import BusinessIn, BusinessPatch, MemberOut
 from oodaloo.infra.auth import passwords, tokens
 from oodaloo.infra.db.base import utcnow
+from oodaloo.infra.throttle import AttemptLimit, AttemptThrottle
 
 SESSION_LIFETIME = timedelta(days=14)
+# Failed sign-ins allowed before the next one waits. Per account: ten guesses per quarter hour stop an online guesser
+# while a person who mistypes a few times never notices; unknown emails count too, so refusals reveal nothing.
+# Per client address: enough for an office behind one NAT, few enough that spraying many accounts stays slow.
+# Each refusal costs no argon2 (~100 ms of CPU), which is the point: it is checked before the password is.
+SIGN_IN_PER_ACCOUNT = AttemptLimit(attempts=10, window_seconds=15 * 60)
+SIGN_IN_PER_ADDRESS = AttemptLimit(attempts=50, window_seconds=15 * 60)
 
 
 @cache
@@ -60,7 +75,26 @@ class AccountService:
         except IntegrityError:  # a concurrent sign-up with the same email won the race
             raise errors.EmailTaken() from None
 
+    async def sign_in(self, email: str, password: str, *, throttle: AttemptThrottle, client_address: str) -> User:
+        """``authenticate`` within the sign-in limits: each attempt is counted against the client's address and the
+        account before the password is checked (so parallel guesses cannot outrun the count), and uncounted when it
+        succeeds, so only failures use up the limits."""
+        admitted: list[tuple[str, str]] = []
+        for key, limit in (
+            (f"sign-in:address:{client_address}", SIGN_IN_PER_ADDRESS),
+            (f"sign-in:account:{email}", SIGN_IN_PER_ACCOUNT),
+        ):
+            admission = await throttle.admit(key, limit)
+            if not admission.granted:
+                await _forgive(throttle, admitted)
+                raise errors.SignInThrottled(admission.retry_after_seconds)
+            admitted.append((key, admission.ticket))
+        user = await self.authenticate(email, password)
+        await _forgive(throttle, admitted)
+        return user
+
     async def authenticate(self, email: str, password: str) -> User:
+        """Check the credentials, with no limit on attempts: requests from outside go through ``sign_in``."""
         user = await self.users.by_email(email)
         if user is None:
             passwords.verify_password(_dummy_password_hash(), password)
@@ -114,6 +148,11 @@ class AccountService:
         return api_token.user
 
 
+async def _forgive(throttle: AttemptThrottle, admitted: list[tuple[str, str]]) -> None:
+    for key, ticket in admitted:
+        await throttle.forgive(key, ticket)
+
+
 @dataclass(frozen=True)
 class BusinessWithRole:
     business: Business
@@ -148,6 +187,17 @@ class BusinessService:
             setattr(business, field, value)
         await self.session.flush()
         return business
+
+    async def take_company_name(self, business_id: uuid.UUID, company_name: str, *, unless_renamed_from: str) -> bool:
+        """Name the business after its QuickBooks company, unless its name is no longer ``unless_renamed_from`` (a
+        person renamed it meanwhile). Returns whether the name was taken."""
+        name = " ".join(company_name.split())[:NAME_MAX_LENGTH]
+        business = await self.businesses.get(business_id)
+        if business is None or not name or business.name != unless_renamed_from:
+            return False
+        business.name = name
+        await self.session.flush()
+        return True
 
     async def list_members(self, business_id: uuid.UUID) -> list[MemberOut]:
         return [_member_out(membership) for membership in await self.members_of(business_id).with_users()]

@@ -1,5 +1,8 @@
 """Connecting a business to QBO (OAuth connect, callback, disconnect) and the credentials SmartSync calls QBO with.
 
+The first connection of a business also names it after its QBO company (``CompanyInfo.CompanyName``, read through
+SmartSync like every QBO call); a later reconnect leaves the name as it is, since someone may have chosen it.
+
 Each flow here is its own boundary: it opens short units of work around the calls to Intuit, so no database
 transaction stays open while we wait on the network, except where atomicity demands it (storing a rotated token pair).
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +26,8 @@ from oodaloo.domains.core.errors import BusinessNotFound
 from oodaloo.domains.core.models import Role
 from oodaloo.domains.core.repository import BusinessRepository
 from oodaloo.domains.core.service import AccountService, BusinessService
+from oodaloo.domains.qbo.client import QBOClient
+from oodaloo.domains.qbo.errors import QBOError
 from oodaloo.domains.qbo.models import ConnectionStatus, QBOConnection
 from oodaloo.domains.qbo.repository import AllConnections, QBOConnectionRepository
 from oodaloo.infra.crypto import DecryptionFailed, TokenCipher
@@ -29,7 +35,7 @@ from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpTransport
 from oodaloo.infra.jobs.models import Activity
-from oodaloo.infra.jobs.smart_sync import ReconnectRequired
+from oodaloo.infra.jobs.smart_sync import NotConnected, Priority, QBOUnavailable, ReconnectRequired, SmartSyncService
 from oodaloo.infra.locks import LockFactory, make_locks
 from oodaloo.infra.logging import get_logger
 from oodaloo.infra.oauth import OAuthClient, OAuthError, OAuthGrantRejected, TokenSet
@@ -48,6 +54,8 @@ REFRESH_LOCK_WAIT_SECONDS = 30.0
 RECONNECT_MESSAGE = "QuickBooks no longer accepts this connection; reconnect to continue"
 NOT_CONNECTED_MESSAGE = "QuickBooks is not connected for this business; connect it to continue"
 DISCONNECTED_REASON = "Disconnected in Oodaloo"
+# The person is waiting on the callback: reading the company's name may take this long, else the name stays as it is.
+COMPANY_NAME_DEADLINE_SECONDS = 8.0
 
 Clock = Callable[[], datetime]
 StatusName = Literal["connected", "needs_reconnect", "disconnected", "not_connected"]
@@ -143,6 +151,15 @@ class _ConnectState:
     session_digest: str
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What storing a connection found: whether it is the business's first, and the business's name then."""
+
+    row: QBOConnection
+    first: bool
+    business_name: str
+
+
 def _session_digest(session_token: str) -> str:
     return hashlib.sha256(session_token.encode()).hexdigest()
 
@@ -174,6 +191,7 @@ class ConnectionService:
         oauth: OAuthClient,
         cipher: TokenCipher,
         locks: LockFactory,
+        sync: SmartSyncService,
         state_secret: str,
         redirect_uri: str,
         scopes: Sequence[str] = QBO_SCOPES,
@@ -181,6 +199,7 @@ class ConnectionService:
         owns_locks: bool = False,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._sync = sync
         self._oauth = oauth
         self._cipher = cipher
         self._locks = locks
@@ -196,6 +215,7 @@ class ConnectionService:
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
         transport: HttpTransport,
+        sync: SmartSyncService,
         discovery_url: str,
         client_id: str,
         client_secret: str,
@@ -212,6 +232,7 @@ class ConnectionService:
             oauth=oauth,
             cipher=TokenCipher.from_config(encryption_keys, secret_key=secret_key),
             locks=make_locks(redis_url),
+            sync=sync,
             state_secret=secret_key,
             redirect_uri=redirect_uri,
             owns_locks=True,
@@ -251,9 +272,11 @@ class ConnectionService:
             logger.warning("qbo_code_exchange_failed", business_id=str(expected.business_id), reason=str(error))
             raise QuickBooksSignInUnavailable() from None
         async with unit_of_work(self._sessionmaker) as session:
-            row = await self._store_connection(session, expected, realm_id, tokens)
-            state_view = ConnectionState.of(expected.business_id, row)
+            stored = await self._store_connection(session, expected, realm_id, tokens)
+            state_view = ConnectionState.of(expected.business_id, stored.row)
         logger.info("qbo_connected", business_id=str(expected.business_id), realm_id=realm_id)
+        if False:
+            await self._take_company_name(expected.business_id, realm_id, stored.business_name)
         return state_view
 
     async def disconnect(self, business_id: uuid.UUID, user_id: uuid.UUID) -> ConnectionState:
@@ -358,9 +381,10 @@ class ConnectionService:
 
     async def _store_connection(
         self, session: AsyncSession, expected: _ConnectState, realm_id: str, tokens: TokenSet
-    ) -> QBOConnection:
+    ) -> _Stored:
         connections = QBOConnectionRepository(session, expected.business_id)
         row = await connections.current(for_update=True)
+        first = row is None
         if row is None:
             row = QBOConnection(business_id=expected.business_id, realm_id=realm_id)
             session.add(row)
@@ -385,7 +409,30 @@ class ConnectionService:
             subject=f"QuickBooks company {realm_id}",
             detail={"realm_id": realm_id, "scopes": list(tokens.scopes)},
         )
-        return row
+        return _Stored(row, first, business.name)
+
+    async def _take_company_name(self, business_id: uuid.UUID, realm_id: str, name_at_connect: str) -> None:
+        """Name the business after its QBO company. Best effort: the connection is made either way, and the name can
+        be edited; a name changed while QBO was asked is kept."""
+        client = QBOClient(
+            self._sync,
+            self.credentials(business_id),
+            realm_id,
+            priority=Priority.USER,
+            deadline=time.monotonic() + COMPANY_NAME_DEADLINE_SECONDS,
+        )
+        try:
+            company_name = (await client.company_info()).company_name
+        except (QBOError, QBOUnavailable, ReconnectRequired) as error:
+            logger.warning("qbo_company_name_unread", business_id=str(business_id), reason=str(error))
+            return
+        if not company_name:
+            return
+        async with unit_of_work(self._sessionmaker) as session:
+            renamed = await BusinessService(session).take_company_name(
+                business_id, company_name, unless_renamed_from=name_at_connect
+            )
+        logger.info("qbo_company_named", business_id=str(business_id), taken=renamed)
 
     async def _revoke(self, business_id: uuid.UUID, refresh_token: str) -> bool:
         try:
@@ -430,11 +477,11 @@ class _Snapshot:
     scopes: tuple[str, ...]
 
     def require_connected(self) -> str:
-        """The refresh token, or ``ReconnectRequired`` saying why there is none."""
+        """The refresh token, or ``ReconnectRequired`` (``NotConnected`` when there is no connection) saying why."""
         if self.status is ConnectionStatus.NEEDS_RECONNECT:
             raise ReconnectRequired(self.status_reason or RECONNECT_MESSAGE)
         if self.status is not ConnectionStatus.CONNECTED or self.refresh_token is None:
-            raise ReconnectRequired(NOT_CONNECTED_MESSAGE)
+            raise NotConnected(NOT_CONNECTED_MESSAGE)
         return self.refresh_token
 
 
@@ -510,7 +557,7 @@ class ConnectionCredentials:
         async with unit_of_work(self._sessionmaker) as session:
             row = await QBOConnectionRepository(session, self.business_id).current()
             if row is None:
-                raise ReconnectRequired(NOT_CONNECTED_MESSAGE)
+                raise NotConnected(NOT_CONNECTED_MESSAGE)
             return _Snapshot(
                 realm_id=row.realm_id,
                 status=row.status,
@@ -526,7 +573,7 @@ class ConnectionCredentials:
             row = await QBOConnectionRepository(session, self.business_id).current(for_update=True)
             if row is None or row.status is not ConnectionStatus.CONNECTED:
                 # Disconnected while we refreshed: keep it that way rather than resurrect its tokens.
-                raise ReconnectRequired(NOT_CONNECTED_MESSAGE)
+                raise NotConnected(NOT_CONNECTED_MESSAGE)
             _store_tokens(row, tokens, self._cipher)
             row.last_refreshed_at = self._clock()
 

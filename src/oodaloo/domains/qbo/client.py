@@ -32,16 +32,23 @@ from oodaloo.domains.qbo.schemas import (
     encode_json,
 )
 from oodaloo.infra.http import HttpResponse, TransportError
-from oodaloo.infra.jobs.smart_sync import Credentials, Priority, QBOCall, SlotTimeout, SmartSyncError, SmartSyncService
+from oodaloo.infra.jobs.smart_sync import (
+    Credentials,
+    Priority,
+    QBOCall,
+    QBOUnavailable,
+    SlotTimeout,
+    SmartSyncError,
+    SmartSyncService,
+)
 
 # Pinned once for every call (API_NOTES §1: values below 75 are ignored since Aug 2025).
 MINOR_VERSION = 75
 # QBO's largest page; paging advances STARTPOSITION (1-based) by the rows received.
 MAX_PAGE_SIZE = 1000
-# QBO's largest batch is 30 items, but it meters every item against its 10-requests-per-second limit, and SmartSync's
-# limiter admits at most 7 per second to background work (a batch costs one per item): a bigger batch could never be
-# admitted. Longer lists go as several batches.
-MAX_BATCH_ITEMS = 7
+# QBO's largest batch (its recommended maximum). A batch is one request to QBO's throttles whatever its size, and one
+# of the 40 batch requests a minute it allows per realm and app (ADR 0002). Longer lists go as several batches.
+MAX_BATCH_ITEMS = 30
 # CDC only looks back this far; older windows need a full sync instead.
 CDC_MAX_LOOKBACK = timedelta(days=30)
 # Longer statements (big IN lists) go as a POST body: URLs that long are refused by proxies and gateways.
@@ -279,7 +286,7 @@ class QBOClient:
 
     async def _send_batch(self, chunk: Sequence[BatchOperation], requestid: str | None) -> list[BatchResult]:
         wire = {"BatchItemRequest": [item.wire(str(index)) for index, item in enumerate(chunk)]}
-        call = self._write("/batch", wire, requestid, label="batch", cost=len(chunk))
+        call = self._write("/batch", wire, requestid, label="batch", is_batch=True)
         envelope = _parse(BatchEnvelope, (await self._send(call)).json())
         answers = {answer.b_id: answer for answer in envelope.batch_item_response}
         return [_batch_result(item, answers.get(str(index))) for index, item in enumerate(chunk)]
@@ -317,7 +324,7 @@ class QBOClient:
         body: bytes | None = None,
         content_type: str | None = None,
         is_write: bool = False,
-        cost: int = 1,
+        is_batch: bool = False,
     ) -> QBOCall:
         return QBOCall(
             realm_id=self.realm_id,
@@ -328,7 +335,7 @@ class QBOClient:
             content_type=content_type,
             is_write=is_write,
             label=label,
-            cost=cost,
+            is_batch=is_batch,
         )
 
     def _write(
@@ -340,7 +347,7 @@ class QBOClient:
         label: str,
         params: Mapping[str, str] | None = None,
         content_type: str = JSON,
-        cost: int = 1,
+        is_batch: bool = False,
     ) -> QBOCall:
         limit = MAX_BATCH_REQUEST_ID_CHARS if path == "/batch" else MAX_REQUEST_ID_CHARS
         if requestid is not None and not 0 < len(requestid) <= limit:
@@ -355,7 +362,7 @@ class QBOClient:
             body=content,
             content_type=content_type,
             is_write=True,
-            cost=cost,
+            is_batch=is_batch,
         )
 
     async def _send(self, call: QBOCall) -> HttpResponse:
@@ -363,6 +370,8 @@ class QBOClient:
             response = await self._sync.execute_with_retry(
                 call, credentials=self._credentials, priority=self.priority, deadline=self.deadline
             )
+        except QBOUnavailable:
+            raise  # the one "QuickBooks unavailable" error, answered 503 as it is (see errors.error_from)
         except (SmartSyncError, SlotTimeout, TransportError) as exc:
             raise error_from(exc) from exc
         if not 200 <= response.status < 300:

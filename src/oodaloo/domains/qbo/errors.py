@@ -13,7 +13,7 @@ from typing import Any
 from oodaloo.infra.http import HttpResponse, TransportError
 from oodaloo.infra.jobs.smart_sync import (
     DeadlineExceeded,
-    QBOUnavailable,
+    NotConnected,
     ReconnectRequired,
     RetriesExhausted,
     SlotTimeout,
@@ -83,6 +83,10 @@ class QBOReconnectRequired(QBOAuthError):
     """QBO no longer accepts the connection's refresh token: a person must connect the company again."""
 
 
+class QBONotConnected(QBOReconnectRequired):
+    """The business has no connection to call QBO with (never connected, or disconnected)."""
+
+
 class QBONotFound(QBOError):
     """The object (or one it references) does not exist or is inactive (code 610)."""
 
@@ -127,19 +131,6 @@ class QBOTimeout(QBOError):
         super().__init__(message, **fields)
 
 
-class QBOUnavailableError(QBOError):
-    """Calls to this company are paused after repeated QBO failures; they resume shortly.
-
-    ``may_have_reached_qbo``: an earlier attempt of the same write was sent before the pause began.
-    """
-
-    is_transient = True
-
-    def __init__(self, message: str, *, may_have_reached_qbo: bool = False, **fields: Any) -> None:
-        self.may_have_reached_qbo = may_have_reached_qbo
-        super().__init__(message, **fields)
-
-
 @dataclass(frozen=True)
 class _Fault:
     code: str
@@ -155,7 +146,8 @@ def error_from(source: ErrorSource) -> QBOError:
     """The typed error for a failed QBO exchange.
 
     ``source`` is a non-2xx response, an error SmartSync raised, a transport error, or the ``Fault`` object of one
-    batch item (a mapping, as the batch response carries it).
+    batch item (a mapping, as the batch response carries it). SmartSync's ``QBOUnavailable`` is not one of them: it
+    is not translated but travels as it is to the web layer (503 with Retry-After).
     """
     if isinstance(source, HttpResponse):
         return _from_response(source)
@@ -196,10 +188,8 @@ def _from_sync_error(error: SmartSyncError) -> QBOError:
             may_have_reached_qbo=error.may_have_reached_qbo,
             detail=str(error),
         )
-    if isinstance(error, QBOUnavailable):
-        return QBOUnavailableError(
-            "QuickBooks is having trouble; retrying shortly", may_have_reached_qbo=error.may_have_reached_qbo
-        )
+    if isinstance(error, NotConnected):
+        return QBONotConnected(str(error) or "Connect QuickBooks to continue")
     if isinstance(error, ReconnectRequired):
         return QBOReconnectRequired(str(error) or "Reconnect QuickBooks to continue")
     return QBOError(str(error) or type(error).__name__)

@@ -3,7 +3,8 @@ every call to QBO, so the row always says how far an action got.
 
 Concurrent reconcilers claim a row with a conditional UPDATE on (status, updated_at): the row's ``updated_at`` is the
 claim token, and only the holder of the current token may move the row on. This works the same on SQLite and
-PostgreSQL, and a claim never blocks.
+PostgreSQL, and a claim never blocks. A claim also takes the row's lease (``lease_owner``, ``lease_expires_at``);
+renewing it keeps the token, so the holder's later update still applies.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import CursorResult, Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +52,8 @@ class ActionRow:
     completed_at: datetime | None
     next_check_at: datetime | None
     verified_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
 
     @classmethod
     def of(cls, action: QBOAction) -> ActionRow:
@@ -77,6 +80,8 @@ class ActionRow:
             completed_at=action.completed_at,
             next_check_at=action.next_check_at,
             verified_at=action.verified_at,
+            lease_owner=action.lease_owner,
+            lease_expires_at=action.lease_expires_at,
         )
 
 
@@ -127,8 +132,28 @@ class ActionStore:
                 await after(session)
         return True
 
+    async def renew_lease(self, action_id: uuid.UUID, *, token: datetime, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease on an in-flight row it still holds (same token); False once it is not theirs."""
+        statement = (
+            update(QBOAction)
+            .where(
+                QBOAction.id == action_id,
+                QBOAction.status == ActionStatus.IN_FLIGHT,
+                QBOAction.updated_at == token,
+                QBOAction.lease_owner == owner,
+            )
+            # updated_at is the claim token: set to itself, or its onupdate would move it and void the holder's claim.
+            .values(lease_expires_at=until, updated_at=token)
+            .execution_options(synchronize_session=False)
+        )
+        async with unit_of_work(self._sessionmaker) as session:
+            result = cast(CursorResult[Any], await session.execute(statement))
+        return result.rowcount == 1
+
     async def due_ids(self, now: datetime, *, stale_before: datetime, limit: int) -> list[uuid.UUID]:
-        """Rows the reconciler should look at now, oldest first, at most ``limit`` of each kind."""
+        """Rows the reconciler should look at now, oldest first, at most ``limit`` of each kind. A pending/in-flight
+        row is abandoned once its lease ran out, or (rows leased by no one, and the backstop) untouched since
+        ``stale_before``."""
         unconfirmed = (
             select(QBOAction.id)
             .where(QBOAction.status == ActionStatus.PENDING_VERIFICATION, QBOAction.next_check_at <= now)
@@ -138,7 +163,7 @@ class ActionStore:
             select(QBOAction.id)
             .where(
                 QBOAction.status.in_((ActionStatus.PENDING, ActionStatus.IN_FLIGHT)),
-                QBOAction.updated_at <= stale_before,
+                or_(QBOAction.lease_expires_at <= now, QBOAction.updated_at <= stale_before),
             )
             .order_by(QBOAction.updated_at)
         )

@@ -13,6 +13,7 @@ class Quota:
     per_minute: int
     per_second: int
     in_flight: int
+    batches_per_minute: int
     minute_seconds: float
     second_seconds: float
     lease_ttl_seconds: float
@@ -36,8 +37,13 @@ IN_FLIGHT_FULL = Decision(granted=False)
 
 
 class SlotBackend(Protocol):
-    async def try_acquire(self, realm_id: str, lease_id: str, quota: Quota, cost: int) -> Decision:
-        """Atomically: admit ``cost`` requests in both windows and take an in-flight lease, or change nothing."""
+    async def try_acquire(
+        self, realm_id: str, lease_id: str, quota: Quota, cost: int, *, batch: bool = False
+    ) -> Decision:
+        """Atomically: admit ``cost`` requests in both windows and take an in-flight lease, or change nothing.
+
+        A ``batch`` also takes one place in the batches-per-minute window (over the minute's length).
+        """
         ...
 
     async def renew(self, realm_id: str, lease_id: str, ttl_seconds: float) -> bool:

@@ -46,6 +46,7 @@ class _MovingWindow:
 class _RealmLedger:
     minute: _MovingWindow = field(default_factory=_MovingWindow)
     second: _MovingWindow = field(default_factory=_MovingWindow)
+    batches: _MovingWindow = field(default_factory=_MovingWindow)
     lease_expiries: dict[str, float] = field(default_factory=dict)
     # Set (and replaced) whenever a lease is released, so waiters for a slot wake at once instead of polling.
     released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -63,12 +64,15 @@ class MemorySlotBackend:
         self._clock = clock
         self._realms: dict[str, _RealmLedger] = {}
 
-    async def try_acquire(self, realm_id: str, lease_id: str, quota: Quota, cost: int) -> Decision:
+    async def try_acquire(
+        self, realm_id: str, lease_id: str, quota: Quota, cost: int, *, batch: bool = False
+    ) -> Decision:
         ledger = self._ledger(realm_id)
         now = self._clock()
         wait = max(
             ledger.minute.seconds_until_room(now, quota.minute_seconds, quota.per_minute, cost),
             ledger.second.seconds_until_room(now, quota.second_seconds, quota.per_second, cost),
+            ledger.batches.seconds_until_room(now, quota.minute_seconds, quota.batches_per_minute, 1) if batch else 0.0,
         )
         if wait > 0:
             return Decision(granted=False, retry_after=wait)
@@ -76,6 +80,8 @@ class MemorySlotBackend:
             return IN_FLIGHT_FULL
         ledger.minute.admit(now, cost)
         ledger.second.admit(now, cost)
+        if batch:
+            ledger.batches.admit(now, 1)
         ledger.lease_expiries[lease_id] = now + quota.lease_ttl_seconds
         return GRANTED
 

@@ -8,11 +8,13 @@ import redis.asyncio as redis
 
 from oodaloo.infra.jobs._limiter_backend import GRANTED, IN_FLIGHT_FULL, Decision, Quota
 from oodaloo.infra.logging import get_logger
+from oodaloo.infra.redis_client import connect as redis_connect
 
 logger = get_logger("oodaloo.rate_limit")
 
-# Per realm, three sorted sets whose keys share the hash tag {realm} (one cluster slot, so one script may touch all):
+# Per realm, four sorted sets whose keys share the hash tag {realm} (one cluster slot, so one script may touch all):
 #   <prefix>{<realm>}:minute and :second  one member per admitted request unit, scored by admission time;
+#   <prefix>{<realm>}:batches             one member per admitted batch request, scored by admission time;
 #   <prefix>{<realm>}:leases              one member per in-flight lease, scored by its expiry.
 # Times come from Redis's TIME, never a client's clock, so processes on hosts with skewed clocks share one timeline.
 # Scores are written with "%.6f": Lua's default number formatting keeps only 14 digits, i.e. 0.1 ms of an epoch time.
@@ -35,8 +37,9 @@ local function keep_for(key, seconds)
 end
 """
 
-# KEYS: minute window, second window, leases.
-# ARGV: lease id, cost, per-minute cap, minute seconds, per-second cap, second seconds, in-flight cap, lease TTL.
+# KEYS: minute window, second window, leases, batch window.
+# ARGV: lease id, cost, per-minute cap, minute seconds, per-second cap, second seconds, in-flight cap, lease TTL,
+#       1 for a batch request (0 otherwise), batches-per-minute cap.
 # Returns {1} when granted; {0, ms} when a window refused (ms until it could admit); {0, -1} when no slot is free.
 # Nothing is written unless all three admit, so a refusal never spends budget.
 _ACQUIRE = (
@@ -45,9 +48,11 @@ _ACQUIRE = (
 local now = redis_now()
 local lease_id, cost = ARGV[1], tonumber(ARGV[2])
 
-local function seconds_until_room(key, limit, seconds)
+local is_batch = tonumber(ARGV[9]) == 1
+
+local function seconds_until_room(key, limit, seconds, units)
     redis.call('ZREMRANGEBYSCORE', key, '-inf', score(now - seconds))
-    local excess = redis.call('ZCARD', key) + cost - limit
+    local excess = redis.call('ZCARD', key) + units - limit
     if excess <= 0 then
         return 0
     end
@@ -60,8 +65,11 @@ end
 
 local minute_seconds, second_seconds = tonumber(ARGV[4]), tonumber(ARGV[6])
 local wait = math.max(
-    seconds_until_room(KEYS[1], tonumber(ARGV[3]), minute_seconds),
-    seconds_until_room(KEYS[2], tonumber(ARGV[5]), second_seconds))
+    seconds_until_room(KEYS[1], tonumber(ARGV[3]), minute_seconds, cost),
+    seconds_until_room(KEYS[2], tonumber(ARGV[5]), second_seconds, cost))
+if is_batch then
+    wait = math.max(wait, seconds_until_room(KEYS[4], tonumber(ARGV[10]), minute_seconds, 1))
+end
 if wait > 0 then
     return {0, math.ceil(wait * 1000)}
 end
@@ -75,6 +83,10 @@ for unit = 1, cost do
     local member = lease_id .. ':' .. unit
     redis.call('ZADD', KEYS[1], score(now), member)
     redis.call('ZADD', KEYS[2], score(now), member)
+end
+if is_batch then
+    redis.call('ZADD', KEYS[4], score(now), lease_id)
+    keep_for(KEYS[4], minute_seconds)
 end
 local ttl = tonumber(ARGV[8])
 redis.call('ZADD', KEYS[3], score(now + ttl), lease_id)
@@ -123,10 +135,17 @@ class RedisSlotBackend:
 
     @classmethod
     def from_url(cls, url: str, *, key_prefix: str) -> RedisSlotBackend:
-        return cls(redis.Redis.from_url(url), key_prefix=key_prefix)
+        return cls(redis_connect(url), key_prefix=key_prefix)
 
-    async def try_acquire(self, realm_id: str, lease_id: str, quota: Quota, cost: int) -> Decision:
-        keys = [self._key(realm_id, "minute"), self._key(realm_id, "second"), self._key(realm_id, "leases")]
+    async def try_acquire(
+        self, realm_id: str, lease_id: str, quota: Quota, cost: int, *, batch: bool = False
+    ) -> Decision:
+        keys = [
+            self._key(realm_id, "minute"),
+            self._key(realm_id, "second"),
+            self._key(realm_id, "leases"),
+            self._key(realm_id, "batches"),
+        ]
         args: list[str | int | float] = [
             lease_id,
             cost,
@@ -136,6 +155,8 @@ class RedisSlotBackend:
             quota.second_seconds,
             quota.in_flight,
             quota.lease_ttl_seconds,
+            1 if batch else 0,
+            quota.batches_per_minute,
         ]
         reply = await self._acquire(keys=keys, args=args)
         if int(reply[0]) == 1:

@@ -6,13 +6,20 @@ Why each write happens once: the row, its ``requestid`` and its ``marker`` are c
 (re)send carries the same ``requestid`` (QBO replays the first answer instead of writing again), and the reconciler
 first looks the object up by ``marker``. Unknown outcomes are never final: they are re-checked with backoff until
 QBO confirms or refuses, or the attempts run out (then ``failed`` with the reason).
+
+Why a crash costs under a minute: the process sending an action holds a lease on its row and renews it while the
+send runs. A process that dies stops renewing; once the lease runs out the sweep of any live process takes the action
+over (re-sending with the same ``requestid`` is safe). A live process is never taken over, however slow QBO is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -23,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.jobs._action_payload import canonical_payload, payload_digest
 from oodaloo.infra.jobs._action_store import ActionRow, ActionStore, AfterSettle
-from oodaloo.infra.jobs.models import ActionStatus, Activity, QBOAction
+from oodaloo.infra.jobs.models import LEASE_OWNER_MAX_LENGTH, ActionStatus, Activity, QBOAction
 from oodaloo.infra.jobs.rate_limit import Priority
 from oodaloo.infra.jobs.smart_sync import SmartSyncError
 from oodaloo.infra.logging import get_logger
@@ -42,8 +49,14 @@ UNCONFIRMED_MESSAGE = "The outcome is being confirmed with QuickBooks"
 NOT_CONFIRMED_CODE = "not_confirmed"
 
 # A pending/in_flight row untouched this long belongs to a process that died: QBO cuts requests off at 120 s and a
-# user action's deadline is shorter still, so a live attempt never looks this old.
+# user action's deadline is shorter still, so a live attempt never looks this old. The backstop for rows without a
+# lease (recorded before leases existed); leased rows are taken over when their lease runs out.
 STALE_AFTER_SECONDS = 300.0
+# The lease of the process sending an action: renewed every third of it while the send runs, so two renewals may be
+# lost (a slow database, a paused process) before anyone takes over. With the 15 s sweep, a dead process's action is
+# taken over 30-45 s after its last renewal: within a minute of the crash.
+LEASE_SECONDS = 30.0
+LEASE_RENEWALS_PER_LEASE = 3
 # After an unclear outcome the first check comes quickly (the user may be waiting on the answer), later ones back off
 # exponentially: 5 s, 10 s, ... capped at 15 min; after MAX_ATTEMPTS sends in all (~40 min) the action fails.
 FIRST_CHECK_DELAY_SECONDS = 1.5
@@ -162,6 +175,7 @@ class ReconcilePolicy:
     """The action log's timings and limits; the defaults are the module constants (tests shorten them)."""
 
     stale_after_seconds: float = STALE_AFTER_SECONDS
+    lease_seconds: float = LEASE_SECONDS
     first_check_delay_seconds: float = FIRST_CHECK_DELAY_SECONDS
     check_backoff_base_seconds: float = CHECK_BACKOFF_BASE_SECONDS
     check_backoff_cap_seconds: float = CHECK_BACKOFF_CAP_SECONDS
@@ -172,6 +186,10 @@ class ReconcilePolicy:
     duplicate_wait_seconds: float = DUPLICATE_WAIT_SECONDS
     reconcile_deadline_seconds: float = RECONCILE_DEADLINE_SECONDS
     sweep_batch_size: int = SWEEP_BATCH_SIZE
+
+    @property
+    def lease_renew_seconds(self) -> float:
+        return self.lease_seconds / LEASE_RENEWALS_PER_LEASE
 
     def check_delay(self, attempts: int) -> float:
         """Seconds until the next check of an action whose ``attempts``-th send had an unknown outcome."""
@@ -205,6 +223,8 @@ class ActionLog:
         self._policy = policy or ReconcilePolicy()
         self._scheduler = scheduler
         self._factories: dict[str, ActionHandlerFactory] = {}
+        # Names this log's leases: unique per process and per log (tests run several in one process).
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"[-LEASE_OWNER_MAX_LENGTH:]
 
     def register_action(self, kind: str, factory: ActionHandlerFactory) -> None:
         if kind in self._factories:
@@ -253,6 +273,8 @@ class ActionLog:
                 status=ActionStatus.PENDING,
                 attempts=0,
                 requested_by=user_id,
+                lease_owner=self._owner,
+                lease_expires_at=self._lease_until(),
             )
         )
         if not isinstance(inserted, ActionRow):
@@ -336,15 +358,51 @@ class ActionLog:
         return ActionOutcome.of(row), False
 
     def _is_abandoned(self, row: ActionRow) -> bool:
-        stale_before = utcnow() - timedelta(seconds=self._policy.stale_after_seconds)
-        return row.status in (ActionStatus.PENDING, ActionStatus.IN_FLIGHT) and row.updated_at <= stale_before
+        """A pending/in-flight row whose lease ran out (its process died), or left untouched past the backstop."""
+        if row.status not in (ActionStatus.PENDING, ActionStatus.IN_FLIGHT):
+            return False
+        now = utcnow()
+        lease_ran_out = row.lease_expires_at is not None and row.lease_expires_at <= now
+        return lease_ran_out or row.updated_at <= now - timedelta(seconds=self._policy.stale_after_seconds)
+
+    def _lease_until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self._policy.lease_seconds)
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, row: ActionRow, token: datetime) -> AsyncIterator[None]:
+        """Renew this process's lease on ``row`` while the block runs (the send to QBO)."""
+        renewing = asyncio.create_task(self._renew_lease(row.id, token), name=f"lease-{row.id}")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew_lease(self, action_id: UUID, token: datetime) -> None:
+        while True:
+            await asyncio.sleep(self._policy.lease_renew_seconds)
+            try:
+                until = self._lease_until()
+                held = await self._store.renew_lease(action_id, token=token, owner=self._owner, until=until)
+            except Exception as error:
+                # The next renewal may get through; if none does, the lease runs out and the sweep takes over.
+                logger.warning("actions.lease_renewal_failed", action_id=str(action_id), error=_describe(error))
+                continue
+            if not held:
+                # Taken over (or settled): whatever this send learns, the row's new holder decides.
+                logger.warning("actions.lease_lost", action_id=str(action_id))
+                return
 
     async def _postpone_unhandled(self, row: ActionRow) -> ActionOutcome:
         # This process cannot run the kind (its handler is registered elsewhere): leave the row for a process that
         # can, without letting every sweep here pick it up again at once.
         logger.error("actions.no_handler", action_id=str(row.id), kind=row.kind)
         later = utcnow() + timedelta(seconds=self._policy.check_backoff_cap_seconds)
-        await self._store.claim(row.id, status=row.status, token=row.updated_at, values={"next_check_at": later})
+        values: dict[str, Any] = {"next_check_at": later}
+        if row.status in (ActionStatus.PENDING, ActionStatus.IN_FLIGHT):
+            values["lease_expires_at"] = later  # an abandoned row: held off the sweep as long
+        await self._store.claim(row.id, status=row.status, token=row.updated_at, values=values)
         return ActionOutcome.of(row)
 
     # ------------------------------------------------------------------------------------------ one attempt
@@ -359,6 +417,8 @@ class ActionLog:
                 "attempts": row.attempts + 1,
                 "started_at": now,
                 "next_check_at": None,
+                "lease_owner": self._owner,
+                "lease_expires_at": now + timedelta(seconds=self._policy.lease_seconds),
             },
         )
         if token is None:
@@ -379,10 +439,11 @@ class ActionLog:
         """One attempt at an in-flight action we hold: (look it up by marker, then) perform; record what happened."""
         ctx = _context(row, priority, deadline)
         try:
-            handler = await factory(row.business_id, row.realm_id)
-            done = await self._find(handler, ctx) if look_first else None
-            if done is None:
-                done = await _bounded(handler.perform(ctx), deadline)
+            async with self._lease_kept(row, token):
+                handler = await factory(row.business_id, row.realm_id)
+                done = await self._find(handler, ctx) if look_first else None
+                if done is None:
+                    done = await _bounded(handler.perform(ctx), deadline)
         except ActionRejected as rejection:
             return await self._record_rejected(row, token, rejection)
         except asyncio.CancelledError:
@@ -430,11 +491,11 @@ class ActionLog:
         return await self._settle(row, token, values, after=record_activity)
 
     async def _record_rejected(self, row: ActionRow, token: datetime, rejection: ActionRejected) -> ActionOutcome:
-        message = rejection.message if rejection.field is None else f"{rejection.message} (field: {rejection.field})"
         values = {
             "status": ActionStatus.FAILED,
             "error_code": rejection.code,
-            "error_message": message[:2000],
+            # The field travels as its own value (in ``result``), never inside the message.
+            "error_message": rejection.message[:2000],
             "result": None if rejection.field is None else {"field": rejection.field},
             "completed_at": utcnow(),
             "next_check_at": None,
@@ -470,9 +531,10 @@ class ActionLog:
     async def _settle(
         self, row: ActionRow, token: datetime, values: dict[str, Any], *, after: AfterSettle | None = None
     ) -> ActionOutcome:
-        if await self._store.settle(row.id, status=row.status, token=token, values=values, after=after):
-            return ActionOutcome.of(_replace(row, **values))
-        # Our claim was taken over (we were slow enough to look abandoned); the row says what really happened.
+        released = {**values, "lease_owner": None, "lease_expires_at": None}
+        if await self._store.settle(row.id, status=row.status, token=token, values=released, after=after):
+            return ActionOutcome.of(_replace(row, **released))
+        # Our claim was taken over (our lease ran out, or we looked stale); the row says what really happened.
         logger.warning("actions.claim_lost", action_id=str(row.id))
         return await self._current(row.id)
 

@@ -16,6 +16,7 @@ from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, utcnow
 # QBO's limit on requestid length; ours are 32 hex characters.
 REQUESTID_MAX_LENGTH = 50
 IDEMPOTENCY_KEY_MAX_LENGTH = 200
+LEASE_OWNER_MAX_LENGTH = 120  # "<host>:<pid>:<random>"
 
 
 class ActionStatus(enum.StrEnum):
@@ -50,6 +51,9 @@ class QBOAction(IdMixin, CreatedAtMixin, Base):
       different payload is refused.
     - ``in_flight``: an attempt is being sent (``attempts`` counts them; each re-send carries the
       same ``requestid``, so QBO answers a repeat with the original result instead of writing again).
+      The process sending it holds a lease (``lease_owner`` until ``lease_expires_at``) and renews it
+      while the attempt runs; a lease left to expire (the process died) lets the sweep take the
+      action over at once. ``pending`` rows carry their recorder's lease too.
     - ``succeeded``: QBO confirmed the write; ``qbo_entity``/``qbo_id``/``result`` say what it made.
     - ``failed``: QBO refused it (e.g. a validation fault) or it could not be confirmed after every
       verification attempt; ``error_code``/``error_message`` give the reason. Final.
@@ -64,6 +68,7 @@ class QBOAction(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (
         UniqueConstraint("business_id", "idempotency_key", name="uq_qbo_actions_business_idempotency_key"),
         Index("ix_qbo_actions_status_next_check_at", "status", "next_check_at"),
+        Index("ix_qbo_actions_status_lease_expires_at", "status", "lease_expires_at"),
     )
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
@@ -89,6 +94,10 @@ class QBOAction(IdMixin, CreatedAtMixin, Base):
     # When the reconciler should next look at this action (None: nothing scheduled).
     next_check_at: Mapped[datetime | None]
     verified_at: Mapped[datetime | None]
+    # Who is sending it (a process's ActionLog) and until when, unless renewed: a pending/in-flight row whose lease
+    # ran out belongs to a dead process. None on settled rows.
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_MAX_LENGTH))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class Activity(IdMixin, CreatedAtMixin, Base):

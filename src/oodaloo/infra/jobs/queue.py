@@ -14,31 +14,41 @@ check) are left to the sweep. The sweep runs every ``SWEEP_INTERVAL_SECONDS`` fr
 a ``LabelScheduleSource`` interval schedule (taskiq 0.13 supports whole-second intervals, so cron's one-minute
 granularity is no limit) in ``oodaloo scheduler``, and from a plain asyncio loop in the embedded app. Two
 schedulers would only sweep twice as often; reconciliation claims rows, so that is harmless.
+
+Staying up: a worker and a scheduler run for days, idle, through Redis restarts and dropped connections. The blocking
+pop waits server-side for ``BRPOP_WAIT_SECONDS`` and the socket a while longer (redis-py's default 5 s socket timeout
+used to end an idle pop with ``TimeoutError``, and the worker with it); the connections are ``redis_client``'s
+(keepalive, health check, a command re-sent once reconnected); and a failed pop or enqueue is logged and retried with
+capped exponential backoff, never raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
+from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
-from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends, TaskiqScheduler, TaskiqState
+from taskiq import AsyncBroker, Context, InMemoryBroker, ScheduleSource, TaskiqDepends, TaskiqScheduler, TaskiqState
 from taskiq.cli.scheduler.args import SchedulerArgs
 from taskiq.cli.scheduler.run import run_scheduler as run_taskiq_scheduler
 from taskiq.kicker import AsyncKicker
 from taskiq.receiver import Receiver
 from taskiq.schedule_sources import LabelScheduleSource
+from taskiq.scheduler.scheduled_task import ScheduledTask
 from taskiq_redis import ListQueueBroker
 
 from oodaloo.infra.logging import get_logger
+from oodaloo.infra.redis_client import REDIS_UNAVAILABLE, connection_options
 
 logger = get_logger("oodaloo.jobs")
 
@@ -52,6 +62,13 @@ WORKER_MAX_ASYNC_TASKS = 50
 # How long shutdown waits for running tasks (an unfinished reconciliation is picked up again by the sweep).
 SHUTDOWN_WAIT_SECONDS = 10.0
 SCHEDULER_LOOP_SECONDS = 1
+# The blocking pop asks Redis to answer (empty) after this long, well within the socket timeout: an idle worker's
+# connection keeps answering, and a dead one is noticed within seconds.
+BRPOP_WAIT_SECONDS = 5
+# While Redis is unreachable the worker retries its pop after 0.5 s, 1 s, 2 s, ... capped at 15 s, jittered so that
+# many workers do not reconnect in step: it is back within 15 s of Redis.
+RECONNECT_FIRST_DELAY_SECONDS = 0.5
+RECONNECT_MAX_DELAY_SECONDS = 15.0
 
 _PENDING_KEY = "oodaloo.jobs.pending_reconciliations"
 _LISTENING_KEY = "oodaloo.jobs.listening"
@@ -111,10 +128,60 @@ async def sweep_actions(context: Annotated[Context, TaskiqDepends()]) -> int:
             raise
 
 
+def reconnect_delay(failures: int, rng: random.Random | None = None) -> float:
+    """Seconds to wait after the ``failures``-th failure in a row to reach Redis: exponential, capped, jittered."""
+    ceiling = min(RECONNECT_MAX_DELAY_SECONDS, RECONNECT_FIRST_DELAY_SECONDS * 2.0 ** (max(failures, 1) - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+class RedisQueueBroker(ListQueueBroker):
+    """taskiq-redis's ``ListQueueBroker`` that keeps listening: an idle queue, a restarted Redis or a dropped
+    connection delays the next message; it never ends the worker."""
+
+    def __init__(self, url: str, *, queue_name: str) -> None:
+        super().__init__(url, queue_name=queue_name, **connection_options())
+
+    async def listen(self) -> AsyncGenerator[bytes, None]:
+        failures = 0
+        while True:
+            try:
+                async with Redis(connection_pool=self.connection_pool) as connection:
+                    popped = await connection.brpop([self.queue_name], timeout=BRPOP_WAIT_SECONDS)
+            except REDIS_UNAVAILABLE as error:
+                failures += 1
+                delay = reconnect_delay(failures)
+                logger.warning(
+                    "jobs.redis_unavailable",
+                    queue=self.queue_name,
+                    failures=failures,
+                    retry_in_seconds=round(delay, 2),
+                    error=repr(error),
+                )
+                await asyncio.sleep(delay)
+                continue
+            if failures:
+                logger.info("jobs.redis_reconnected", queue=self.queue_name, after_failures=failures)
+                failures = 0
+            if popped is not None:  # None: the wait ended with the queue still empty
+                message = popped[1]
+                yield message if isinstance(message, bytes) else message.encode()
+
+
+class _Scheduler(TaskiqScheduler):
+    """taskiq's scheduler, logging an enqueue Redis refused instead of losing it in a task's unread exception: the
+    next tick (SWEEP_INTERVAL_SECONDS on) tries again, and the database keeps every due action meanwhile."""
+
+    async def on_ready(self, source: ScheduleSource, task: ScheduledTask) -> None:
+        try:
+            await super().on_ready(source, task)
+        except REDIS_UNAVAILABLE as error:
+            logger.warning("jobs.schedule_enqueue_failed", task=task.task_name, error=repr(error))
+
+
 def make_broker(redis_url: str | None, *, queue_name: str = QUEUE_NAME) -> AsyncBroker:
-    """Redis (``ListQueueBroker``) when ``redis_url`` is set; otherwise taskiq's in-memory broker (runs in-process)."""
+    """Redis (``RedisQueueBroker``) when ``redis_url`` is set; otherwise taskiq's in-memory broker (runs in-process)."""
     broker: AsyncBroker = (
-        ListQueueBroker(redis_url, queue_name=queue_name) if redis_url else InMemoryBroker(max_async_tasks=100)
+        RedisQueueBroker(redis_url, queue_name=queue_name) if redis_url else InMemoryBroker(max_async_tasks=100)
     )
     broker.register_task(reconcile_action, task_name=RECONCILE_TASK)
     broker.register_task(sweep_actions, task_name=SWEEP_TASK, schedule=[{"interval": SWEEP_INTERVAL_SECONDS}])
@@ -292,8 +359,15 @@ async def run_scheduler(*, redis_url: str, queue_name: str = QUEUE_NAME, stop: a
     """``oodaloo scheduler``: enqueue the sweep every SWEEP_INTERVAL_SECONDS until ``stop`` is set."""
     stop = stop or _stop_on_signals()
     broker = make_broker(redis_url, queue_name=queue_name)
-    scheduler = TaskiqScheduler(broker, sources=[LabelScheduleSource(broker)])
-    args = SchedulerArgs(scheduler=scheduler, modules=[], configure_logging=False, loop_interval=SCHEDULER_LOOP_SECONDS)
+    scheduler = _Scheduler(broker, sources=[LabelScheduleSource(broker)])
+    args = SchedulerArgs(
+        scheduler=scheduler,
+        modules=[],
+        configure_logging=False,
+        loop_interval=SCHEDULER_LOOP_SECONDS,
+        # A send stuck on a half-open connection must not hold the schedule: it is cut off, the next tick re-sends.
+        send_timeout=SWEEP_INTERVAL_SECONDS,
+    )
     running = asyncio.create_task(run_taskiq_scheduler(args), name="oodaloo-scheduler")
     logger.info("jobs.scheduler_started", queue=queue_name, interval_seconds=SWEEP_INTERVAL_SECONDS)
     stopping = asyncio.create_task(stop.wait())

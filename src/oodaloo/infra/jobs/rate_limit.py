@@ -1,5 +1,6 @@
-"""Per-realm QBO rate limiting for SmartSync: a minute and a second moving window plus an in-flight cap, shared by
-every process through Redis or kept in-process for the embedded default, with user actions ahead of background work.
+"""Per-realm QBO rate limiting for SmartSync: a minute and a second moving window, a batches-per-minute window and an
+in-flight cap, shared by every process through Redis or kept in-process for the embedded default, with user actions
+ahead of background work. A batch is one request to QBO's windows (not one per item) and one to its batch budget.
 """
 
 # Why the windows are not built on the `limits` library (for the ADR):
@@ -34,6 +35,8 @@ logger = get_logger("oodaloo.rate_limit")
 QBO_REQUESTS_PER_MINUTE = 500
 QBO_REQUESTS_PER_SECOND = 10
 QBO_MAX_IN_FLIGHT = 10
+# Batch requests per minute per realm and app; the realm-wide 120 is never reached by one app held to 40.
+QBO_BATCHES_PER_MINUTE = 40
 # Our windows are a little longer than QBO's: we admit a request when it takes its slot, QBO counts it when it
 # arrives, and scheduling and network jitter can bunch requests together on the way. Ten admissions spread over
 # 1.25 s stay ten within any second at QBO as long as that jitter is under a quarter second.
@@ -44,6 +47,7 @@ SECOND_SECONDS = 1.25
 BACKGROUND_REQUESTS_PER_MINUTE = 300
 BACKGROUND_REQUESTS_PER_SECOND = 7
 BACKGROUND_MAX_IN_FLIGHT = 7
+BACKGROUND_BATCHES_PER_MINUTE = 24
 # A held lease is renewed every third of its TTL, so a crashed process's slots come back within one TTL.
 LEASE_TTL_SECONDS = 15.0
 # QBO cuts a request off after 120 s; a slot held longer is no longer in flight at QBO, so it stops being renewed.
@@ -67,11 +71,12 @@ class Priority(StrEnum):
 
 @dataclass(frozen=True)
 class Budget:
-    """The most one priority may use of a realm: requests per minute and per second, and slots in flight."""
+    """The most one priority may use of a realm: requests per minute and per second, slots in flight, batches."""
 
     per_minute: int
     per_second: int
     in_flight: int
+    batches_per_minute: int = QBO_BATCHES_PER_MINUTE
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,10 @@ class RateLimits:
 
     user: Budget = Budget(QBO_REQUESTS_PER_MINUTE, QBO_REQUESTS_PER_SECOND, QBO_MAX_IN_FLIGHT)
     background: Budget = Budget(
-        BACKGROUND_REQUESTS_PER_MINUTE, BACKGROUND_REQUESTS_PER_SECOND, BACKGROUND_MAX_IN_FLIGHT
+        BACKGROUND_REQUESTS_PER_MINUTE,
+        BACKGROUND_REQUESTS_PER_SECOND,
+        BACKGROUND_MAX_IN_FLIGHT,
+        BACKGROUND_BATCHES_PER_MINUTE,
     )
     minute_seconds: float = MINUTE_SECONDS
     second_seconds: float = SECOND_SECONDS
@@ -110,6 +118,7 @@ class RateLimits:
             per_minute=budget.per_minute,
             per_second=budget.per_second,
             in_flight=budget.in_flight,
+            batches_per_minute=budget.batches_per_minute,
             minute_seconds=self.minute_seconds,
             second_seconds=self.second_seconds,
             lease_ttl_seconds=self.lease_ttl_seconds,
@@ -150,9 +159,17 @@ class SlotTimeout(TimeoutError):
 
 class RealmLimiter(Protocol):
     def slot(
-        self, realm_id: str, *, priority: Priority = Priority.USER, cost: int = 1, timeout: float | None = None
+        self,
+        realm_id: str,
+        *,
+        priority: Priority = Priority.USER,
+        cost: int = 1,
+        timeout: float | None = None,
+        batch: bool = False,
     ) -> AbstractAsyncContextManager[Lease]:
         """Wait until the realm's windows admit ``cost`` requests and an in-flight slot is free; hold it until exit.
+
+        A ``batch`` request also needs room in the batches-per-minute window (it counts there once).
 
         Raises SlotTimeout once the slot cannot be had within ``timeout`` (default by priority) — at once if a window
         will not admit the request before then — and ValueError for a cost the priority's budget can never admit.
@@ -181,9 +198,10 @@ class SlotLimiter:
         priority: Priority = Priority.USER,
         cost: int = 1,
         timeout: float | None = None,  # noqa: ASYNC109
+        batch: bool = False,
     ) -> AsyncIterator[Lease]:
         wait_seconds = timeout if timeout is not None else _default_timeout(priority)
-        lease = await self._acquire(realm_id, priority, cost, wait_seconds)
+        lease = await self._acquire(realm_id, priority, cost, wait_seconds, batch)
         keeper = asyncio.create_task(self._keep_alive(lease), name=f"rate-limit-lease-{lease.lease_id}")
         try:
             yield lease
@@ -197,7 +215,7 @@ class SlotLimiter:
     async def aclose(self) -> None:
         await self._backend.aclose()
 
-    async def _acquire(self, realm_id: str, priority: Priority, cost: int, wait_seconds: float) -> Lease:
+    async def _acquire(self, realm_id: str, priority: Priority, cost: int, wait_seconds: float, batch: bool) -> Lease:
         self._check_request(realm_id, priority, cost)
         quota = self._limits.quota(priority)
         loop = asyncio.get_running_loop()
@@ -208,7 +226,7 @@ class SlotLimiter:
         attempts = 0
         while True:
             attempts += 1
-            decision = await self._attempt(realm_id, lease_id, quota, cost)
+            decision = await self._attempt(realm_id, lease_id, quota, cost, batch)
             now = loop.time()
             if decision.granted:
                 return Lease(realm_id, priority, cost, lease_id, waited_seconds=now - started, attempts=attempts)
@@ -224,9 +242,9 @@ class SlotLimiter:
                 await self._backend.wait_for_release(realm_id, min(poll_seconds, remaining))
                 poll_seconds = min(poll_seconds * 2, MAX_POLL_SECONDS)
 
-    async def _attempt(self, realm_id: str, lease_id: str, quota: Quota, cost: int) -> Decision:
+    async def _attempt(self, realm_id: str, lease_id: str, quota: Quota, cost: int, batch: bool) -> Decision:
         try:
-            return await self._backend.try_acquire(realm_id, lease_id, quota, cost)
+            return await self._backend.try_acquire(realm_id, lease_id, quota, cost, batch=batch)
         except BaseException:
             # Cancelled or disconnected after the backend may have granted the lease: hand it back now rather than
             # leave the slot taken until its TTL runs out.

@@ -15,6 +15,7 @@ and the sweep settles actions when due.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import uuid
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oodaloo.infra.http import HttpRequest, HttpResponse, HttpTransport, TransportError
 from oodaloo.infra.jobs._breaker import (
+    COOLDOWN_SECONDS,
     Admission,
     BreakerSettings,
     BreakerState,
@@ -58,6 +60,7 @@ from oodaloo.infra.jobs.rate_limit import (
     make_limiter,
 )
 from oodaloo.infra.logging import get_logger
+from oodaloo.infra.redis_client import connect as redis_connect
 
 if TYPE_CHECKING:
     from oodaloo.infra.jobs.actions import (
@@ -87,6 +90,7 @@ __all__ = [
     "HttpResponse",
     "IdempotencyConflict",
     "JobQueue",
+    "NotConnected",
     "Priority",
     "QBOCall",
     "QBOUnavailable",
@@ -129,14 +133,33 @@ class ReconnectRequired(SmartSyncError):
     """QBO rejected the refresh token: the business must connect QuickBooks again."""
 
 
-class QBOUnavailable(SmartSyncError):
-    """The realm's circuit is open: QBO has been failing, so calls are refused without reaching it for a while."""
+class NotConnected(ReconnectRequired):
+    """The business has no connection to use (never connected, or disconnected): someone must connect it."""
 
-    def __init__(self, realm_id: str, *, may_have_reached_qbo: bool = False) -> None:
-        super().__init__("QBO is having trouble; retrying shortly")
+
+class QBOUnavailable(SmartSyncError):
+    """QBO cannot serve this company now; try again after ``retry_after_seconds``.
+
+    SmartSync raises it while the realm's circuit is open (QBO has been failing, so calls are refused without reaching
+    it); a domain service raises it when a read failed for a reason that passes (throttled, QBO's 5xx, no answer).
+    It is the one "QuickBooks unavailable" error: it travels unchanged to the web layer, which answers 503 with
+    ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        realm_id: str,
+        *,
+        retry_after_seconds: float,
+        may_have_reached_qbo: bool = False,
+        message: str | None = None,
+    ) -> None:
         self.realm_id = realm_id
+        self.retry_after_seconds = retry_after_seconds
         # True when an earlier attempt of this same write was sent before the circuit opened.
         self.may_have_reached_qbo = may_have_reached_qbo
+        self.message = message or f"QBO is having trouble; try again in {math.ceil(retry_after_seconds)} s"
+        super().__init__(self.message)
 
 
 class RetriesExhausted(SmartSyncError):
@@ -178,7 +201,8 @@ class QBOCall:
     accept: str = "application/json"
     is_write: bool = False
     label: str = ""  # e.g. "query", "billpayment.create" — logs and metrics
-    cost: int = 1  # batch: number of items
+    cost: int = 1  # units charged in the limiter's request windows
+    is_batch: bool = False  # a batch is one request to QBO's windows, and one to its batches-per-minute budget
 
 
 class Credentials(Protocol):
@@ -246,6 +270,7 @@ class SmartSyncService:
         wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         reconcile_policy: ReconcilePolicy | None = None,
+        circuit_cooldown_seconds: float = COOLDOWN_SECONDS,
     ) -> None:
         self.api_base_url = api_base_url.rstrip("/")
         self.sessionmaker = sessionmaker
@@ -254,6 +279,8 @@ class SmartSyncService:
         self._owns_transport = owns_transport
         self._limiter = limiter
         self._breaker = breaker
+        # How long an open circuit refuses calls: what a refused caller is told to wait (Retry-After).
+        self._circuit_cooldown_seconds = circuit_cooldown_seconds
         self._cache = cache
         self._redis = redis_client
         self._policies = {
@@ -295,7 +322,7 @@ class SmartSyncService:
         breaker: CircuitBreaker
         cache: Cache
         if redis_url:
-            redis_client = redis.Redis.from_url(redis_url)
+            redis_client = redis_connect(redis_url)
             breaker = RedisCircuitBreaker(redis_client, settings, key_prefix=f"{key_prefix}cb:")
             cache = RedisCache(redis_client, key_prefix=f"{key_prefix}cache:")
         else:
@@ -314,6 +341,7 @@ class SmartSyncService:
             request_timeout=request_timeout,
             wall_clock=wall_clock,
             reconcile_policy=reconcile_policy,
+            circuit_cooldown_seconds=settings.cooldown_seconds,
         )
 
     async def aclose(self) -> None:
@@ -371,7 +399,11 @@ class SmartSyncService:
         admission = await self._breaker.admit(run.call.realm_id)
         if admission is Admission.REFUSED:
             self.metrics.circuit_refusals.inc()
-            raise QBOUnavailable(run.call.realm_id, may_have_reached_qbo=run.may_have_reached_qbo)
+            raise QBOUnavailable(
+                run.call.realm_id,
+                retry_after_seconds=self._circuit_cooldown_seconds,
+                may_have_reached_qbo=run.may_have_reached_qbo,
+            )
         if admission is Admission.PROBE:
             logger.info("qbo.circuit_probe", realm_id=run.call.realm_id, label=run.call.label)
 
@@ -384,7 +416,11 @@ class SmartSyncService:
         deadline_binds = remaining is not None and remaining < slot_wait
         try:
             async with self._limiter.slot(
-                call.realm_id, priority=run.priority, cost=call.cost, timeout=remaining if deadline_binds else slot_wait
+                call.realm_id,
+                priority=run.priority,
+                cost=call.cost,
+                timeout=remaining if deadline_binds else slot_wait,
+                batch=call.is_batch,
             ) as lease:
                 self.metrics.slot_wait.labels(priority=run.priority.value).observe(lease.waited_seconds)
                 timeout = (

@@ -5,6 +5,7 @@ Every error answers ``{"error": {"code": ..., "message": ..., "field": ...}}``.
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -12,6 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from oodaloo.infra.jobs.smart_sync import QBOUnavailable
+
+QBO_UNAVAILABLE_CODE = "qbo_unavailable"
 
 
 class AppError(Exception):
@@ -63,6 +68,24 @@ class Conflict(AppError):
     message = "The request conflicts with the current state."
 
 
+class PreconditionRequired(AppError):
+    """A header the request must carry to be safe (RFC 6585), e.g. the key that makes a retry harmless."""
+
+    status_code = 428
+    code = "precondition_required"
+    message = "The request must carry a precondition header."
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+    message = "Too many requests; wait before trying again."
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: float) -> None:
+        # Retry-After takes whole seconds; rounding up never invites a retry that would be refused again.
+        super().__init__(message, headers={"Retry-After": str(max(1, math.ceil(retry_after_seconds)))})
+
+
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field, **extra}}
 
@@ -83,6 +106,15 @@ def _message_of(error: dict[str, Any], field: str | None) -> str:
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return JSONResponse(error_body(exc.code, exc.message, exc.field), exc.status_code, headers=exc.headers)
+
+
+async def _qbo_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The one place "QuickBooks is unavailable" becomes an answer: 503, and when to try again."""
+    assert isinstance(exc, QBOUnavailable)
+    retry_after = max(1, math.ceil(exc.retry_after_seconds))
+    message = f"QuickBooks is not answering right now; try again in {retry_after} seconds."
+    body = error_body(QBO_UNAVAILABLE_CODE, message, retry_after_seconds=retry_after)
+    return JSONResponse(body, 503, headers={"Retry-After": str(retry_after)})
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -111,5 +143,6 @@ def internal_error_body(request_id: str) -> dict[str, Any]:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(QBOUnavailable, _qbo_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

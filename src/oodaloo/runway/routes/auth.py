@@ -9,7 +9,16 @@ from fastapi import APIRouter, Request, Response, status
 from oodaloo.domains.core.schemas import ApiTokenCreatedOut, ApiTokenIn, ApiTokenOut, SignInIn, SignUpIn, UserOut
 from oodaloo.domains.core.service import AccountService
 from oodaloo.runway.cookies import clear_session_cookie, set_session_cookie
-from oodaloo.runway.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep, SignedInUser
+from oodaloo.runway.deps import (
+    SESSION_COOKIE,
+    ClientAddress,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    SignedInUser,
+    ThrottleDep,
+    refuse_cross_site_write,
+)
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -24,10 +33,21 @@ async def sign_up(body: SignUpIn, response: Response, session: SessionDep, setti
     return UserOut.model_validate(user)
 
 
-@router.post("/auth/signin")
-async def sign_in(body: SignInIn, response: Response, session: SessionDep, settings: SettingsDep) -> UserOut:
+@router.post(
+    "/auth/signin",
+    responses={429: {"description": "Too many failed sign-ins for this account or address; see Retry-After"}},
+)
+async def sign_in(
+    body: SignInIn,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    client_address: ClientAddress,
+) -> UserOut:
+    """Sign in (sets the session cookie). Failed attempts are limited per account and per client address."""
     accounts = AccountService(session)
-    user = await accounts.authenticate(body.email, body.password)
+    user = await accounts.sign_in(body.email, body.password, throttle=throttle, client_address=client_address)
     started = await accounts.start_session(user)
     set_session_cookie(response, started.token, started.expires_at, settings)
     return UserOut.model_validate(user)
@@ -37,6 +57,7 @@ async def sign_in(body: SignInIn, response: Response, session: SessionDep, setti
 async def sign_out(request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> None:
     """Revoke the current session (the cookie stops working everywhere, not only in this browser)."""
     if token := request.cookies.get(SESSION_COOKIE):
+        refuse_cross_site_write(request)
         await AccountService(session).end_session(token)
     clear_session_cookie(response, settings)
 

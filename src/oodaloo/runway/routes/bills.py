@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from oodaloo.domains.ap.errors import IDEMPOTENCY_KEY_HEADER, IdempotencyKeyRequired
 from oodaloo.domains.ap.schemas import QBO_ID_MAX_LENGTH, BillPaymentOut, OpenBillOut, PayBillIn
 from oodaloo.domains.ap.service import BillService, Payer
 from oodaloo.domains.qbo.auth import ConnectionService
@@ -33,15 +34,22 @@ def get_bill_service(request: Request, settings: SettingsDep) -> BillService:
 
 
 BillServiceDep = Annotated[BillService, Depends(get_bill_service)]
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Required: a new random value for each payment, repeated to retry it safely (the same key and body answer with "
+    "the first outcome). Without it the answer is 428."
+)
+# Read as optional so that its absence is answered 428 naming it (not a generic 422); the OpenAPI says required.
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_MAX_LENGTH,
-        description="Repeat it to retry safely: the same key and body answer with the first outcome.",
-    ),
+    Header(alias=IDEMPOTENCY_KEY_HEADER, min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, include_in_schema=False),
 ]
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_KEY_HEADER,
+    "in": "header",
+    "required": True,
+    "description": IDEMPOTENCY_KEY_DESCRIPTION,
+    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+}
 BillId = Annotated[str, Path(min_length=1, max_length=QBO_ID_MAX_LENGTH)]
 BillStatus = Annotated[Literal["open"], Query(description="Which bills: those with a balance left to pay.")]
 
@@ -63,7 +71,18 @@ async def list_bills(
 @router.post(
     "/api/businesses/{business_id}/bills/{bill_id}/pay",
     response_model=BillPaymentOut,
-    responses={202: {"model": BillPaymentOut, "description": "Sent; being confirmed with QuickBooks"}},
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
+    responses={
+        202: {"model": BillPaymentOut, "description": "Sent; being confirmed with QuickBooks"},
+        428: {"description": f"No {IDEMPOTENCY_KEY_HEADER} header: nothing was paid"},
+        503: {
+            "description": "QuickBooks is not answering, so nothing was sent (error code `qbo_unavailable`); "
+            "retry after Retry-After seconds with the same Idempotency-Key",
+            "headers": {
+                "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+            },
+        },
+    },
 )
 async def pay_bill(
     business_id: uuid.UUID,
@@ -76,6 +95,8 @@ async def pay_bill(
 ) -> JSONResponse:
     """Pay a bill in QuickBooks from a Bank (check) or Credit Card account: 200 when QuickBooks confirmed it, 202
     while the outcome is being confirmed (follow ``/actions/{action_id}``)."""
+    if idempotency_key is None:
+        raise IdempotencyKeyRequired()
     payer = Payer(access.business.id, access.business.timezone, access.user.id)
     # The membership check is done: end its transaction rather than hold a connection while QuickBooks answers.
     await session.commit()

@@ -1,8 +1,10 @@
-"""Console pages: the signed-in user's businesses, the sign-in form, sign-out. Forms are CSRF-protected."""
+"""Console pages: the signed-in user's businesses, the sign-in form (with "Continue as the demo user" for a visitor on
+this machine in the embedded default), sign-out. Forms are CSRF-protected."""
 
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,14 +13,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from oodaloo.domains.core.demo import DEMO_EMAIL
-from oodaloo.domains.core.errors import InvalidCredentials
+from oodaloo.domains.core.errors import InvalidCredentials, SignInThrottled
 from oodaloo.domains.core.models import User
 from oodaloo.domains.core.repository import UserRepository
 from oodaloo.domains.core.schemas import normalize_email
 from oodaloo.domains.core.service import AccountService, BusinessService
 from oodaloo.infra.auth.csrf import CSRF_COOKIE, CsrfSigner
 from oodaloo.runway.cookies import clear_session_cookie, set_session_cookie
-from oodaloo.runway.deps import SESSION_COOKIE, OptionalCaller, SessionDep, SettingsDep
+from oodaloo.runway.deps import SESSION_COOKIE, OptionalCaller, SessionDep, SettingsDep, ThrottleDep, client_address
 from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -26,6 +28,8 @@ router = APIRouter(include_in_schema=False)
 
 # Set at sign-out so autologin does not sign the same browser straight back in.
 NO_AUTOLOGIN_COOKIE = "oodaloo_no_autologin"
+FORM_EXPIRED = "Your form expired. Please try again."
+DEMO_UNAVAILABLE = "The demo user is available only on this machine, in the development set-up."
 # Headers a reverse proxy adds: behind one, the peer address is the proxy's, not the visitor's.
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
@@ -63,10 +67,40 @@ def _csrf_ok(request: Request, token: str) -> bool:
     return signer.is_valid(token, request.cookies.get(CSRF_COOKIE))
 
 
-async def _autologin_user(request: Request, session: SessionDep, settings: Settings) -> User | None:
-    if not settings.demo_autologin or NO_AUTOLOGIN_COOKIE in request.cookies or not is_loopback_request(request):
+async def _demo_user(request: Request, session: SessionDep, settings: Settings) -> User | None:
+    """The demo user, when this visitor may enter as them: the demo is on (development only, refused in production)
+    and the request comes from this machine, not through a proxy. The demo user has no usable password."""
+    if not settings.demo_autologin or not is_loopback_request(request):
         return None
     return await UserRepository(session).by_email(DEMO_EMAIL)
+
+
+async def _autologin_user(request: Request, session: SessionDep, settings: Settings) -> User | None:
+    if NO_AUTOLOGIN_COOKIE in request.cookies:
+        return None
+    return await _demo_user(request, session, settings)
+
+
+async def _signin_page(
+    request: Request,
+    session: SessionDep,
+    settings: Settings,
+    *,
+    email: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    demo_offered = await _demo_user(request, session, settings) is not None
+    context = {"email": email, "error": error, "demo_offered": demo_offered}
+    return _render(request, "signin.html", context, status_code=status_code)
+
+
+def _signed_in(token: str, expires_at: datetime, settings: Settings) -> Response:
+    """Home, with the new session's cookie; a browser that signs in again may be autologged in again."""
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookie(response, token, expires_at, settings)
+    response.delete_cookie(NO_AUTOLOGIN_COOKIE)
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -84,8 +118,8 @@ async def index(request: Request, caller: OptionalCaller, session: SessionDep, s
 
 
 @router.get("/signin", response_class=HTMLResponse)
-async def signin_form(request: Request) -> Response:
-    return _render(request, "signin.html", {"email": "", "error": None})
+async def signin_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    return await _signin_page(request, session, settings)
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -93,23 +127,40 @@ async def signin(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    throttle: ThrottleDep,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     if not _csrf_ok(request, csrf_token):
-        error = "Your form expired. Please try again."
-        return _render(request, "signin.html", {"email": email, "error": error}, status_code=403)
+        return await _signin_page(request, session, settings, email=email, error=FORM_EXPIRED, status_code=403)
     try:
-        user = await AccountService(session).authenticate(normalize_email(email), password)
+        user = await AccountService(session).sign_in(
+            normalize_email(email), password, throttle=throttle, client_address=client_address(request)
+        )
     except (ValueError, InvalidCredentials):
         error = InvalidCredentials.message
-        return _render(request, "signin.html", {"email": email, "error": error}, status_code=401)
+        return await _signin_page(request, session, settings, email=email, error=error, status_code=401)
+    except SignInThrottled as refused:
+        page = await _signin_page(request, session, settings, email=email, error=refused.message, status_code=429)
+        page.headers.update(refused.headers or {})
+        return page
     started = await AccountService(session).start_session(user)
-    response = RedirectResponse("/", status_code=303)
-    set_session_cookie(response, started.token, started.expires_at, settings)
-    response.delete_cookie(NO_AUTOLOGIN_COOKIE)
-    return response
+    return _signed_in(started.token, started.expires_at, settings)
+
+
+@router.post("/signin/demo", response_class=HTMLResponse)
+async def signin_as_demo(
+    request: Request, session: SessionDep, settings: SettingsDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    """The sign-in page's "Continue as the demo user": the demo user's way back in after signing out (no password)."""
+    if not _csrf_ok(request, csrf_token):
+        return await _signin_page(request, session, settings, error=FORM_EXPIRED, status_code=403)
+    user = await _demo_user(request, session, settings)
+    if user is None:
+        return await _signin_page(request, session, settings, error=DEMO_UNAVAILABLE, status_code=403)
+    started = await AccountService(session).start_session(user)
+    return _signed_in(started.token, started.expires_at, settings)
 
 
 @router.post("/signout")

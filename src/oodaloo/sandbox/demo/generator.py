@@ -40,9 +40,11 @@ def derive_seed(seed: int, scenario: str) -> int:
 
 
 def generate_demo(
-    scenario: Scenario, *, seed: int = 42, today: date, tz: str = "America/Los_Angeles", size: int | None = None
+    scenario: Scenario, *, seed: int = 42, now: datetime, tz: str = "America/Los_Angeles", size: int | None = None
 ) -> DemoCompany:
-    """The demo company for ``scenario``; the same arguments always give the same company.
+    """The demo company for ``scenario`` as made at ``now`` (aware); the same arguments always give the same company.
+
+    Its books run up to ``now``: dated up to today in the company's zone ``tz``, stamped no later than ``now``.
 
     ``size`` asks for exactly that many transactions (Bills, BillPayments, Invoices, Payments, Purchases
     and Deposits) instead of the natural volume; raises ``ValueError`` when it is below what a year of
@@ -53,8 +55,10 @@ def generate_demo(
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {sorted(PROFILES)}")
     if size is not None and size < 1:
         raise ValueError("size must be a positive number of transactions")
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
     with _collector_paused():
-        return _generate(profile, seed, today, ZoneInfo(tz), size)
+        return _generate(profile, seed, now, ZoneInfo(tz), size)
 
 
 @contextlib.contextmanager
@@ -69,15 +73,15 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _generate(profile: Profile, seed: int, today: date, zone: ZoneInfo, size: int | None) -> DemoCompany:
+def _generate(profile: Profile, seed: int, now: datetime, zone: ZoneInfo, size: int | None) -> DemoCompany:
     if size is None:
-        return _Generation(profile, seed, today, zone, scale=1.0).finish(card_purchases=None)
+        return _Generation(profile, seed, now, zone, scale=1.0).finish(card_purchases=None)
     # Card purchases fill the gap to the exact size; the scale is tuned so that the rest (invoices,
     # payments, bills...) is most of the volume.
     scale = max(MIN_SCALE, size / NATURAL_TRANSACTIONS)
     fitting: _Generation | None = None
     for _ in range(SIZE_ATTEMPTS):
-        generation = _Generation(profile, seed, today, zone, scale=scale)
+        generation = _Generation(profile, seed, now, zone, scale=scale)
         core = generation.core_transactions
         if core <= size:
             fitting = generation
@@ -94,12 +98,12 @@ def _generate(profile: Profile, seed: int, today: date, zone: ZoneInfo, size: in
 class _Generation:
     """One run of the generator at a given scale: lists and core transactions first, then the rest."""
 
-    def __init__(self, profile: Profile, seed: int, today: date, zone: ZoneInfo, *, scale: float) -> None:
+    def __init__(self, profile: Profile, seed: int, now: datetime, zone: ZoneInfo, *, scale: float) -> None:
         self.profile = profile
-        self.today = today
         self.zone = zone
         self.rng = random.Random(derive_seed(seed, profile.name))
-        self.book = Book(self.rng, zone)
+        self.book = Book(self.rng, zone, end=now)
+        self.today = today = self.book.today
         months = self.rng.randint(13, 16)
         self.start = add_months(today.replace(day=1), -months)
         self.setup_day = self.start - timedelta(days=10)
@@ -206,42 +210,121 @@ class _Generation:
         }
 
     def _preferences(self) -> dict[str, Any]:
+        """Every section QBO's Preferences has, shaped as Intuit's full example (ADR 0002), set for this firm.
+
+        Called after the drafts are numbered: OtherPrefs names the uncategorized accounts by Id.
+        """
+        firm = names.FIRMS[self.profile.name]
         net_30 = self.lists.terms["Net 30"].ref()
+        accounts = self.lists.accounts
+        thanks = "Thank you for your business."
         return {
             "AccountingInfoPrefs": {
                 "FirstMonthOfFiscalYear": "January",
-                "TrackDepartments": False,
+                "UseAccountNumbers": False,
+                "TaxYearMonth": "January",
                 "ClassTrackingPerTxn": False,
                 "ClassTrackingPerTxnLine": False,
+                "TrackDepartments": False,
+                "DepartmentTerminology": "Location",
                 "CustomerTerminology": "Customers",
-                "UseAccountNumbers": False,
             },
-            "CurrencyPrefs": {"HomeCurrency": {"value": "USD"}, "MultiCurrencyEnabled": False},
+            "ProductAndServicesPrefs": {
+                "ForSales": True,
+                "ForPurchase": True,
+                "QuantityWithPriceAndRate": True,
+                "QuantityOnHand": False,
+                "RevenueRecognition": False,
+            },
             "SalesFormsPrefs": {
+                "CustomField": _custom_fields("SalesFormsPrefs", "Sales"),
                 "DefaultTerms": net_30,
                 "CustomTxnNumbers": True,
-                "AutoApplyPayments": True,
-                "AutoApplyCredit": True,
                 "AllowDeposit": False,
                 "AllowDiscount": False,
-                "AllowShipping": False,
                 "AllowEstimates": True,
+                "AllowServiceDate": False,
+                "AllowShipping": False,
+                "AutoApplyCredit": True,
+                "AutoApplyPayments": True,
+                "DefaultCustomerMessage": thanks,
                 "EmailCopyToCompany": False,
-                "DefaultCustomerMessage": "Thank you for your business.",
+                "EstimateMessage": "Please review the estimate below. We look forward to working with you.",
+                "ETransactionAttachPDF": False,
+                "ETransactionEnabledStatus": "NotApplicable",
+                "ETransactionPaymentEnabled": False,
+                "IPNSupportEnabled": False,
+                "UsingPriceLevels": False,
+                "UsingProgressInvoicing": False,
+            },
+            "EmailMessagesPrefs": {
+                "InvoiceMessage": _email(
+                    f"Invoice from {firm}",
+                    f"Your invoice is attached. Please remit payment at your earliest convenience.\n{thanks}",
+                    firm,
+                ),
+                "EstimateMessage": _email(
+                    f"Estimate from {firm}",
+                    "Please review the estimate below. Feel free to contact us if you have any questions.",
+                    firm,
+                ),
+                "SalesReceiptMessage": _email(
+                    f"Sales Receipt from {firm}", f"Your sales receipt is attached.\n{thanks}", firm
+                ),
+                "StatementMessage": _email(
+                    f"Statement from {firm}",
+                    f"Your statement is attached. Please remit payment at your earliest convenience.\n{thanks}",
+                    firm,
+                ),
             },
             "VendorAndPurchasesPrefs": {
+                "POCustomField": _custom_fields("PurchasePrefs", "Purchase"),
                 "DefaultTerms": net_30,
                 "BillableExpenseTracking": False,
                 "TrackingByCustomer": False,
                 "TPAREnabled": True,
             },
+            "TimeTrackingPrefs": {
+                "WorkWeekStartDate": "Monday",
+                "UseServices": True,
+                "BillCustomers": True,
+                "MarkTimeEntriesBillable": True,
+                "ShowBillRateToAll": False,
+            },
+            # A services firm charges no sales tax (so no TaxGroupCodeRef); automated sales tax is not set up.
+            "TaxPrefs": {"UsingSalesTax": False, "PartnerTaxEnabled": False},
+            "CurrencyPrefs": {"HomeCurrency": {"value": "USD"}, "MultiCurrencyEnabled": False},
             "ReportPrefs": {"ReportBasis": "Accrual", "CalcAgingReportFromTxnDate": False},
-            "TaxPrefs": {"UsingSalesTax": False},
-            "TimeTrackingPrefs": {"UseServices": True, "BillCustomers": True, "WorkWeekStartDate": "Monday"},
             "OtherPrefs": {
                 "NameValue": [
-                    {"Name": "SalesFormsPrefs.DefaultCustomerMessage", "Value": "Thank you for your business."},
+                    {"Name": "SalesFormsPrefs.DefaultCustomerMessage", "Value": thanks},
+                    {"Name": "SalesFormsPrefs.DefaultItem", "Value": self.lists.items["Consulting"].id},
                     {"Name": "VendorAndPurchasesPrefs.UseCustomerEstimateOnPO", "Value": "false"},
+                    {"Name": "UncategorizedAssetAccountId", "Value": accounts["Uncategorized Asset"].id},
+                    {"Name": "UncategorizedIncomeAccountId", "Value": accounts["Uncategorized Income"].id},
+                    {"Name": "UncategorizedExpenseAccountId", "Value": accounts["Uncategorized Expense"].id},
+                    {"Name": "Vendor1099Enabled", "Value": "true"},
+                    {"Name": "TimeTrackingFeatureEnabled", "Value": "true"},
+                    {"Name": "ProjectsEnabled", "Value": "false"},
+                    {"Name": "DateFormat", "Value": "Month Date Year separated by a slash"},
+                    {"Name": "DateFormatMnemonic", "Value": "MMDDYYYY_SEP_SLASH"},
+                    {"Name": "NumberFormat", "Value": "US Number Format"},
+                    {"Name": "NumberFormatMnemonic", "Value": "US_NB"},
+                    {"Name": "WarnDuplicateCheckNumber", "Value": "true"},
+                    {"Name": "WarnDuplicateBillNumber", "Value": "false"},
+                    {"Name": "SignoutInactiveMinutes", "Value": "60"},
                 ]
             },
         }
+
+
+def _email(subject: str, message: str, firm: str) -> dict[str, str]:
+    return {"Subject": subject, "Message": f"{message}\n\nSincerely,\n{firm}"}
+
+
+def _custom_fields(prefix: str, form: str) -> list[dict[str, Any]]:
+    """QBO's three custom-field switches for a kind of form (none in use), as its Preferences lists them."""
+    switches = [
+        {"Name": f"{prefix}.Use{form}Custom{n}", "Type": "BooleanType", "BooleanValue": False} for n in (1, 2, 3)
+    ]
+    return [{"CustomField": switches}]

@@ -203,9 +203,10 @@ class SalesWriter(Writer):
         by_check = customer.pays_by_check
         account = self.lists.accounts["Undeposited Funds" if by_check else "Checking"]
         reference = f"{between(self.rng, 1000, 9999)}" if by_check else "ACH"
+        check = self.lists.payment_methods["Check"]
 
         def build() -> Body:
-            return {
+            body: Body = {
                 "CustomerRef": customer.draft.ref(),
                 "TotalAmt": amount,
                 "TxnDate": paid_on.isoformat(),
@@ -213,6 +214,9 @@ class SalesWriter(Writer):
                 "PaymentRefNum": reference,
                 "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice.draft.id, "TxnType": "Invoice"}]}],
             }
+            if by_check:
+                body["PaymentMethodRef"] = check.ref()
+            return body
 
         draft = self.book.add("Payment", paid_on, build, after=after, bank_delta=Decimal(0) if by_check else amount)
         if by_check:

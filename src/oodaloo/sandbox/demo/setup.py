@@ -1,7 +1,9 @@
-"""The demo company's lists: chart of accounts, terms, service items, vendors and customers."""
+"""The demo company's lists: chart of accounts, payment methods, sales tax, terms, service items, vendors and
+customers. QBO's own defaults for a new US company come first, then what the firm set up itself."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -14,15 +16,31 @@ from . import names
 from .book import Body, Book
 from .model import Draft, between, money
 
-# (Name, AccountType, AccountSubType)
-ACCOUNTS: tuple[tuple[str, str, str], ...] = (
-    ("Checking", "Bank", "Checking"),
-    ("Savings", "Bank", "Savings"),
-    ("Amex Business Card", "Credit Card", "CreditCard"),
+# (Name, AccountType, AccountSubType). The accounts a new QBO company starts with (QBO makes them itself: the
+# receivable/payable and clearing accounts, inventory and product-sales accounts with their cost of goods, the
+# equity accounts and the "uncategorized" catch-alls that Preferences.OtherPrefs names). ADR 0002 has the sources.
+QBO_DEFAULT_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("Accounts Receivable (A/R)", "Accounts Receivable", "AccountsReceivable"),
+    ("Inventory Asset", "Other Current Asset", "Inventory"),
+    ("Prepaid Expenses", "Other Current Asset", "PrepaidExpenses"),
+    ("Uncategorized Asset", "Other Current Asset", "OtherCurrentAssets"),
     ("Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
     ("Accounts Payable (A/P)", "Accounts Payable", "AccountsPayable"),
     ("Opening Balance Equity", "Equity", "OpeningBalanceEquity"),
+    ("Retained Earnings", "Equity", "RetainedEarnings"),
+    ("Sales of Product Income", "Income", "SalesOfProductIncome"),
+    ("Services", "Income", "ServiceFeeIncome"),
+    ("Uncategorized Income", "Income", "ServiceFeeIncome"),
+    ("Cost of Goods Sold", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+    ("Purchases", "Expense", "SuppliesMaterials"),
+    ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
+    ("Reconciliation Discrepancies", "Other Expense", "OtherMiscellaneousExpense"),
+)
+# The firm's own accounts, added when it set up its books.
+FIRM_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("Checking", "Bank", "Checking"),
+    ("Savings", "Bank", "Savings"),
+    ("Amex Business Card", "Credit Card", "CreditCard"),
     ("Owner's Equity", "Equity", "OwnersEquity"),
     ("Consulting Income", "Income", "ServiceFeeIncome"),
     ("Retainer Income", "Income", "ServiceFeeIncome"),
@@ -40,8 +58,23 @@ ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("Utilities", "Expense", "Utilities"),
     ("Taxes & Licenses", "Expense", "TaxesPaid"),
     ("Bank Charges", "Expense", "BankCharges"),
-    ("Uncategorized Expense", "Expense", "OtherMiscellaneousServiceCost"),
 )
+ACCOUNTS = QBO_DEFAULT_ACCOUNTS + FIRM_ACCOUNTS
+
+# (Name, Type): the payment methods a new QBO company has.
+PAYMENT_METHODS: tuple[tuple[str, str], ...] = (
+    ("American Express", "CREDIT_CARD"),
+    ("Cash", "NON_CREDIT_CARD"),
+    ("Check", "NON_CREDIT_CARD"),
+    ("Diners Club", "CREDIT_CARD"),
+    ("Discover", "CREDIT_CARD"),
+    ("MasterCard", "CREDIT_CARD"),
+    ("Visa", "CREDIT_CARD"),
+)
+# Sales tax as a US company has it: the pseudo codes every line uses, and the firm's state rate grouped in a code
+# (a services firm charges none: Preferences.TaxPrefs.UsingSalesTax is false).
+PSEUDO_TAX_CODES: tuple[tuple[str, bool], ...] = (("TAX", True), ("NON", False))
+STATE_TAX = ("California", "7.25", "1")  # rate name, percent, tax agency Id
 
 TERMS: tuple[tuple[str, int], ...] = (
     ("Due on receipt", 0),
@@ -101,6 +134,7 @@ class Lists:
     accounts: dict[str, Draft]
     terms: dict[str, Draft]
     items: dict[str, Draft]
+    payment_methods: dict[str, Draft] = field(default_factory=dict)
     vendors: list[VendorPlan] = field(default_factory=list)
     customers: list[CustomerPlan] = field(default_factory=list)
 
@@ -137,9 +171,11 @@ def build_lists(
 ) -> Lists:
     clock = _Clock(setup_at)
     accounts = {name: _account(book, clock, name, kind, sub) for name, kind, sub in ACCOUNTS}
+    methods = {name: _payment_method(book, clock, name, kind) for name, kind in PAYMENT_METHODS}
+    _sales_tax(book, clock)
     terms = {name: _term(book, clock, name, days) for name, days in TERMS}
     items = {item[0]: _item(book, clock, item, accounts) for item in ITEMS}
-    lists = Lists(accounts, terms, items)
+    lists = Lists(accounts, terms, items, methods)
     lists.vendors = _vendors(book, clock, terms, sizes.contractors)
     lists.customers = _customers(book, clock, terms, sizes.customers, clients_since, habit_weights)
     return lists
@@ -148,6 +184,35 @@ def build_lists(
 def _account(book: Book, clock: _Clock, name: str, kind: str, sub: str) -> Draft:
     body: Body = {"Name": name, "AccountType": kind, "AccountSubType": sub}
     return book.add_at("Account", clock.tick(40), lambda: dict(body))
+
+
+def _payment_method(book: Book, clock: _Clock, name: str, kind: str) -> Draft:
+    return book.add_at("PaymentMethod", clock.tick(20), lambda: {"Name": name, "Type": kind})
+
+
+def _sales_tax(book: Book, clock: _Clock) -> None:
+    for code, taxable in PSEUDO_TAX_CODES:
+        body: Body = {"Name": code, "Description": code, "Taxable": taxable}
+        book.add_at("TaxCode", clock.tick(5), functools.partial(dict, body), fixed_id=code)
+    name, percent, agency = STATE_TAX
+    rate_body: Body = {
+        "Name": name,
+        "Description": "Sales Tax",
+        "RateValue": Decimal(percent),
+        "AgencyRef": {"value": agency},
+    }
+    rate = book.add_at("TaxRate", clock.tick(20), lambda: dict(rate_body))
+
+    def group() -> Body:
+        detail = {"TaxTypeApplicable": "TaxOnAmount", "TaxRateRef": rate.ref(), "TaxOrder": 0}
+        return {
+            "Name": name,
+            "Description": name,
+            "SalesTaxRateList": {"TaxRateDetail": [detail]},
+            "PurchaseTaxRateList": {"TaxRateDetail": []},
+        }
+
+    book.add_at("TaxCode", clock.tick(20), group)
 
 
 def _term(book: Book, clock: _Clock, name: str, days: int) -> Draft:

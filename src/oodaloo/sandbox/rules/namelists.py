@@ -1,4 +1,5 @@
-"""Business rules of the name lists: Account, Vendor, Customer, Term, Item (fields, defaults, uniqueness)."""
+"""Business rules of the name lists: Account, Vendor, Customer, Term, Item, PaymentMethod (fields, defaults,
+uniqueness), and the shapes of the seeded sales-tax lists TaxCode and TaxRate."""
 
 from __future__ import annotations
 
@@ -46,18 +47,35 @@ SUBTYPE_TYPE = {
     "CashOnHand": "Bank",
     "AccountsReceivable": "Accounts Receivable",
     "UndepositedFunds": "Other Current Asset",
+    "Inventory": "Other Current Asset",
+    "PrepaidExpenses": "Other Current Asset",
     "OtherCurrentAssets": "Other Current Asset",
     "AccountsPayable": "Accounts Payable",
     "CreditCard": "Credit Card",
+    "SalesTaxPayable": "Other Current Liability",
+    "PayrollTaxPayable": "Other Current Liability",
+    "OtherCurrentLiabilities": "Other Current Liability",
     "OpeningBalanceEquity": "Equity",
     "RetainedEarnings": "Equity",
     "OwnersEquity": "Equity",
+    "PartnerContributions": "Equity",
+    "PartnerDistributions": "Equity",
     "ServiceFeeIncome": "Income",
     "SalesOfProductIncome": "Income",
+    "DiscountsRefundsGiven": "Income",
+    "OtherPrimaryIncome": "Income",
+    "InterestEarned": "Other Income",
+    "OtherMiscellaneousIncome": "Other Income",
+    "SuppliesMaterialsCogs": "Cost of Goods Sold",
+    "CostOfLaborCos": "Cost of Goods Sold",
     "PayrollExpenses": "Expense",
     "RentOrLeaseOfBuildings": "Expense",
     "OfficeGeneralAdministrativeExpenses": "Expense",
     "OtherMiscellaneousServiceCost": "Expense",
+    "AdvertisingPromotional": "Expense",
+    "BankCharges": "Expense",
+    "SuppliesMaterials": "Expense",
+    "OtherMiscellaneousExpense": "Other Expense",
 }
 ITEM_TYPES = ("Service", "NonInventory", "Inventory", "Category", "Group")
 NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
@@ -259,3 +277,89 @@ def build_item(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj
     if out["Active"]:
         _check_unique(ws, ("Item", name.lower()), "Item", entity_id, name)
     return out
+
+
+# QBO's PaymentMethod.Type; a method created without one is not a card.
+PAYMENT_METHOD_TYPES = ("CREDIT_CARD", "NON_CREDIT_CARD")
+PAYMENT_METHOD_NAME_MAX = 31
+# US companies' pseudo tax codes for sales lines: every US company has them, so a line may name them even in a realm
+# restored from a state file written before TaxCode was an entity.
+PSEUDO_TAX_CODES = ("TAX", "NON")
+
+
+def build_payment_method(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj:
+    name = body.get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise required("Name")
+    _check_name(name, "Name")
+    if len(name) > PAYMENT_METHOD_NAME_MAX:
+        raise business(f"Name can't be longer than {PAYMENT_METHOD_NAME_MAX} characters.", "Name")
+    method_type = body.get("Type", "NON_CREDIT_CARD")
+    if method_type not in PAYMENT_METHOD_TYPES:
+        raise invalid_enum("Type", method_type, PAYMENT_METHOD_TYPES)
+    out = writable(body)
+    out.update({"Name": name, "Type": method_type, "Active": _active(body)})
+    if out["Active"]:
+        _check_unique(ws, ("PaymentMethod", name.lower()), "PaymentMethod", entity_id, name)
+    return out
+
+
+def build_tax_rate(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj:
+    """A seeded TaxRate in QBO's read shape (QBO creates rates through its TaxService, not this endpoint)."""
+    name = body.get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise required("Name")
+    out = writable(body)
+    out.update(
+        {
+            "Name": name,
+            "Description": body.get("Description", name),
+            "RateValue": to_decimal(body.get("RateValue", 0), "RateValue"),
+            "SpecialTaxType": body.get("SpecialTaxType", "NONE"),
+            "DisplayType": body.get("DisplayType", "ReadOnly"),
+            "Active": _active(body),
+        }
+    )
+    return out
+
+
+def build_tax_code(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj:
+    """A seeded TaxCode: the pseudo codes TAX and NON, or a group of TaxRates for sales (and purchases)."""
+    name = body.get("Name")
+    if not isinstance(name, str) or not name.strip():
+        raise required("Name")
+    out = writable(body)
+    out.update({"Name": name, "Description": body.get("Description", name)})
+    if entity_id in PSEUDO_TAX_CODES:
+        out.update({"TaxGroup": False, "Taxable": entity_id == "TAX"})
+        return out
+    for list_name in ("SalesTaxRateList", "PurchaseTaxRateList"):
+        details = (body.get(list_name) or {}).get("TaxRateDetail", [])
+        out[list_name] = {"TaxRateDetail": [_tax_rate_detail(ws, detail, list_name) for detail in details]}
+    out.update({"TaxGroup": True, "Taxable": True, "Active": _active(body)})
+    return out
+
+
+def _tax_rate_detail(ws: WriteSet, detail: Obj, list_name: str) -> Obj:
+    rate_ref, _ = resolve(ws, detail, "TaxRateRef", "TaxRate", needed=True)
+    return {
+        "TaxTypeApplicable": detail.get("TaxTypeApplicable", "TaxOnAmount"),
+        "TaxRateRef": rate_ref,
+        "TaxOrder": detail.get("TaxOrder", 0),
+    }
+
+
+def tax_code_ref(ws: WriteSet, detail: Obj) -> Obj:
+    """A sales line's TaxCodeRef: NON when absent; TAX, NON or an existing TaxCode (2500 otherwise)."""
+    code_id = ref_id(detail, "TaxCodeRef")
+    if code_id is None:
+        return {"value": "NON"}
+    if code_id in PSEUDO_TAX_CODES:
+        return {"value": code_id}
+    return {"value": lookup(ws, "TaxCode", code_id, "TaxCodeRef")["Id"]}
+
+
+def payment_method_ref(ws: WriteSet, body: Obj) -> Obj | None:
+    """A transaction's PaymentMethodRef, resolved with its name (2500 when it names no PaymentMethod)."""
+    ref, _ = resolve(ws, body, "PaymentMethodRef", "PaymentMethod")
+    return ref

@@ -15,12 +15,19 @@ from zoneinfo import ZoneInfo
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
-NAME_LISTS = ("Account", "Vendor", "Customer", "Term", "Item")
+NAME_LISTS = ("Account", "Vendor", "Customer", "Term", "Item", "PaymentMethod")
+# Sales-tax lists: read and queried through the API; QBO creates them (its TaxService), so the sandbox seeds them.
+TAX_LISTS = ("TaxCode", "TaxRate")
 TRANSACTIONS = ("Bill", "BillPayment", "Invoice", "Payment", "Purchase", "Deposit")
 SINGLETONS = ("CompanyInfo", "Preferences")
-ENTITIES = SINGLETONS + NAME_LISTS + TRANSACTIONS
+ENTITIES = SINGLETONS + NAME_LISTS + TAX_LISTS + TRANSACTIONS
 
 REPLAY_CAPACITY = 100_000
+
+
+def id_order(entity_id: str) -> tuple[int, int]:
+    """Listing order of Ids: numeric ones by value, after the pseudo tax codes ``TAX`` and ``NON`` (as QBO lists)."""
+    return (1, int(entity_id)) if entity_id.isdigit() else (0, 0)
 
 
 def meta_time(moment: datetime, tz: ZoneInfo) -> str:
@@ -56,7 +63,7 @@ def index_keys(entity: str, obj: Obj) -> list[tuple[str, ...]]:
         return [("Party", str(obj["DisplayName"]).lower())] if obj.get("Active", True) else []
     if entity == "Account":
         return [("Account", str(obj["FullyQualifiedName"]).lower())] if obj.get("Active", True) else []
-    if entity in ("Item", "Term"):
+    if entity in ("Item", "Term", "PaymentMethod"):
         return [(entity, str(obj["Name"]).lower())] if obj.get("Active", True) else []
     if entity == "Bill" and obj.get("DocNumber"):
         return [("BillDoc", obj["VendorRef"]["value"], str(obj["DocNumber"]).lower())]
@@ -102,7 +109,7 @@ class Realm:
         """All objects of an entity in ascending numeric Id order (what the query evaluator expects)."""
         table = self.tables[entity]
         if entity in self.unsorted:
-            ordered = sorted(table.items(), key=lambda item: int(item[0]))
+            ordered = sorted(table.items(), key=lambda item: id_order(item[0]))
             table.clear()
             table.update(ordered)
             self.unsorted.discard(entity)
@@ -120,11 +127,13 @@ class Realm:
     def store_object(self, entity: str, obj: Obj) -> None:
         entity_id = obj["Id"]
         table = self.tables[entity]
-        numeric = int(entity_id)
         if entity_id not in table:
-            if numeric < self.max_id[entity]:
+            if not entity_id.isdigit():
+                self.unsorted.add(entity)  # a pseudo tax code lists first
+            elif int(entity_id) < self.max_id[entity]:
                 self.unsorted.add(entity)
-            self.max_id[entity] = max(self.max_id[entity], numeric)
+            else:
+                self.max_id[entity] = int(entity_id)
         table[entity_id] = obj
 
     def log_change(self, entity: str, entity_id: str, at: datetime, *, deleted: bool) -> None:

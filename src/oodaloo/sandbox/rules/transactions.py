@@ -33,6 +33,7 @@ from .common import (
     writable,
 )
 from .effects import Effects
+from .namelists import payment_method_ref, tax_code_ref
 from .realm import Obj, WriteSet
 
 EXPENSE_DETAILS = ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail")
@@ -204,7 +205,9 @@ def _sales_line(ws: WriteSet, line: Obj, number: int) -> Obj | None:
             detail[name] = value
     if line.get("Amount") is not None:
         amount = to_money(line["Amount"], "Line.Amount")
-        if qty is not None and price is not None and (qty * price).quantize(amount) != amount:
+        # Qty and UnitPrice are optional in QBO, and clients send zeros for "not given" (python-quickbooks' default
+        # line does): the product is checked only when both carry a value.
+        if qty and price and (qty * price).quantize(amount) != amount:
             raise validation(
                 6070,
                 "Amount calculation incorrect",
@@ -215,7 +218,7 @@ def _sales_line(ws: WriteSet, line: Obj, number: int) -> Obj | None:
         amount = (qty * price).quantize(Decimal("0.01"))
     else:
         raise required("Amount", "Line.Amount")
-    detail.setdefault("TaxCodeRef", {"value": "NON"})
+    detail["TaxCodeRef"] = tax_code_ref(ws, detail)
     return _base_line(line, number, amount, detail_type, detail)
 
 
@@ -353,6 +356,8 @@ def build_payment(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> 
             "ProcessPayment": False,
         }
     )
+    if (method := payment_method_ref(ws, body)) is not None:
+        out["PaymentMethodRef"] = method
     if links := _carried_links(prev):
         out["LinkedTxn"] = links
         _refuse_deposited_change(prev, out)
