@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import select
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -110,7 +110,7 @@ def test_nul_in_the_console_sign_in_form_is_refused(anonymous: httpx.Client) -> 
 # --- Body size ------------------------------------------------------------------------------------------------------
 
 
-def _raw_request(base_url: str, head: bytes, chunks: Iterator[bytes] = iter(())) -> tuple[int, bytes, int]:
+def _raw_request(base_url: str, head: bytes, chunks: Iterable[bytes] = ()) -> tuple[int, bytes, int]:
     """Send ``head`` then ``chunks`` over a plain socket, stopping as soon as the server answers; returns the status,
     the response body and how many body bytes were sent. A server that waited for the whole body would never answer
     here (the body never ends or never comes), so the socket's timeout fails the test."""
@@ -130,14 +130,20 @@ def _raw_request(base_url: str, head: bytes, chunks: Iterator[bytes] = iter(()))
             sent += len(chunk)
         response = b""
         while b"\r\n\r\n" not in response:
-            response += connection.recv(65536)
+            response += _received(connection)
         header_block, _, body = response.partition(b"\r\n\r\n")
         length = re.search(rb"(?im)^content-length: *(\d+)", header_block)
         assert length, header_block
         while len(body) < int(length.group(1)):
-            body += connection.recv(65536)
+            body += _received(connection)
     status = int(header_block.split(b" ", 2)[1])
     return status, body, sent
+
+
+def _received(connection: socket.socket) -> bytes:
+    data = connection.recv(65536)
+    assert data, "the server closed the connection without a complete answer"
+    return data
 
 
 def _head(method: str, path: str, base_url: str, *headers: str) -> bytes:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the HTTP surface, in a registry per application (tests build many apps)."""
+"""Prometheus metrics of the HTTP surface, in a registry per application (tests build many apps), and the rendering of
+``/metrics``: the app's registry followed by any other the app serves (SmartSync's QBO call metrics)."""
 
 from __future__ import annotations
 
@@ -30,5 +31,6 @@ class HttpMetrics:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
         self.latency.labels(method=method, route=route).observe(seconds)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, *more: CollectorRegistry) -> bytes:
+        """The text exposition of this registry and then of ``more`` (their metric names must not collide)."""
+        return b"".join(generate_latest(registry) for registry in (self.registry, *more))

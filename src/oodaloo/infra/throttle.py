@@ -72,12 +72,12 @@ class LocalThrottle:
         stored = _stored_key(key)
         window = {ticket: at for ticket, at in self._windows.pop(stored, {}).items() if at > now - limit.window_seconds}
         if len(window) >= limit.attempts:
-            self._keep(stored, window, now, limit)
+            self._keep(stored, window, limit)
             oldest = sorted(window.values())[len(window) - limit.attempts]
             return Admission(granted=False, retry_after_seconds=oldest + limit.window_seconds - now)
         ticket = uuid.uuid4().hex
         window[ticket] = now
-        self._keep(stored, window, now, limit)
+        self._keep(stored, window, limit)
         return Admission(granted=True, ticket=ticket)
 
     async def forgive(self, key: str, ticket: str) -> None:
@@ -86,7 +86,7 @@ class LocalThrottle:
     async def aclose(self) -> None:
         return None
 
-    def _keep(self, stored: str, window: dict[str, float], now: float, limit: AttemptLimit) -> None:
+    def _keep(self, stored: str, window: dict[str, float], limit: AttemptLimit) -> None:
         if window:
             self._windows[stored] = window
             self._expiry[stored] = max(window.values()) + limit.window_seconds

@@ -34,7 +34,7 @@ class PayBillIn(BaseModel):
     @field_validator("amount", mode="before")
     @classmethod
     def _plain_decimal(cls, value: Any) -> Any:
-        return Decimal(repr(value)) if isinstance(value, float) else value
+        return plain_amount(value)
 
 
 def plain_amount(value: Any) -> Any:

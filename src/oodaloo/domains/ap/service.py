@@ -306,8 +306,6 @@ def _today_in(timezone: str) -> date:
 
 def _payment_date(requested: date | None, today: date) -> date:
     """The date to record the payment on: today (the business's) unless asked, and then within the window."""
-    if requested is not None:
-        return requested
     if requested is None:
         return today
     earliest = today - timedelta(days=PAYMENT_DATE_MAX_DAYS_BACK)

@@ -275,7 +275,7 @@ class ConnectionService:
             stored = await self._store_connection(session, expected, realm_id, tokens)
             state_view = ConnectionState.of(expected.business_id, stored.row)
         logger.info("qbo_connected", business_id=str(expected.business_id), realm_id=realm_id)
-        if False:
+        if stored.first:
             await self._take_company_name(expected.business_id, realm_id, stored.business_name)
         return state_view
 

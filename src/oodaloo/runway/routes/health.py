@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from oodaloo.infra.health import readiness
+from oodaloo.infra.jobs.smart_sync import SmartSyncService
 from oodaloo.infra.metrics import HttpMetrics
 from oodaloo.runway.deps import get_database
 
@@ -29,5 +30,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
+    """The app's HTTP metrics and its SmartSync's QBO call metrics (requests, retries, throttling, circuits, slots)."""
     http_metrics: HttpMetrics = request.app.state.metrics
-    return Response(http_metrics.render(), media_type=http_metrics.content_type)
+    sync: SmartSyncService = request.app.state.smart_sync
+    return Response(http_metrics.render(sync.metrics.registry), media_type=http_metrics.content_type)
