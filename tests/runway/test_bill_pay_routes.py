@@ -28,6 +28,7 @@ from oodaloo.domains.core.models import Business, Membership, User
 from oodaloo.domains.qbo.auth import RECONNECT_MESSAGE
 from oodaloo.domains.qbo.models import QBOConnection
 from oodaloo.infra.db.engine import Database
+from oodaloo.infra.jobs.models import QBOAction
 from oodaloo.infra.jobs.smart_sync import BreakerSettings
 from oodaloo.main import create_app, sandbox_config
 from oodaloo.runway.routes.bills import get_bill_service
@@ -467,7 +468,7 @@ def test_paying_a_bill_not_listed_reads_the_bill_and_the_account_then_writes(pay
     assert qbo_requests_during(payer.company, before) == {"bill": 1, "account": 1, "billpayment": 1}
 
 
-def test_a_stale_listed_balance_is_refused_by_quickbooks_naming_the_amount(payer: Payer) -> None:
+def test_a_stale_listed_balance_is_refused_by_quickbooks_naming_the_amount(payer: Payer, served: Served) -> None:
     bill = payer.company.new_bill("300.00")
     assert payer.open_bills().status_code == 200
     # Someone pays part of it directly in QuickBooks after the list was read.
@@ -494,11 +495,27 @@ def test_a_stale_listed_balance_is_refused_by_quickbooks_naming_the_amount(payer
     # The action was recorded and failed: the same key answers the same refusal.
     repeat = payer.pay(bill["Id"], body, idempotency_key)
     assert (repeat.status_code, repeat.json()["error"]) == (422, error)
+    # The action names the field as a value of its own; its message is QuickBooks' text, with nothing appended.
+    action = payer.action(str(asyncio.run(action_id_of(served.settings, idempotency_key))))
+    assert (action["status"], action["error_code"], action["error_field"]) == ("failed", "qbo_validation", "amount")
+    assert action["error_message"] == error["message"]
     # The stale snapshot is gone: a new request is checked against QuickBooks' current balance.
     fresh = payer.pay(bill["Id"], body, new_key())
     assert fresh.status_code == 422, fresh.text
     assert fresh.json()["error"]["code"] == "amount_over_balance"
     assert "100.00" in fresh.json()["error"]["message"]
+
+
+async def action_id_of(settings: Settings, idempotency_key: str) -> uuid.UUID:
+    """The id of the action recorded for ``idempotency_key`` (a refused payment's answer does not carry it)."""
+    database = Database(settings.database_url)
+    try:
+        async with database.sessionmaker() as session:
+            statement = select(QBOAction.id).where(QBOAction.idempotency_key == idempotency_key)
+            action_id: uuid.UUID = (await session.execute(statement)).scalar_one()
+    finally:
+        await database.dispose()
+    return action_id
 
 
 class TwinPaysFirst(BillService):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -284,6 +285,44 @@ async def test_two_apps_in_one_process_each_settle_their_own_actions(
 
 
 # ----------------------------------------------------------------------------------------------------- Redis
+def test_reconnecting_backs_off_exponentially_up_to_a_cap() -> None:
+    rng = random.Random(7)
+    ceilings = [queue.reconnect_delay(failures, _Ceiling()) for failures in range(1, 9)]
+    assert ceilings == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
+    for failures in range(1, 30):  # jittered within the upper half of its ceiling, never past the cap
+        delay = queue.reconnect_delay(failures, rng)
+        assert queue.RECONNECT_FIRST_DELAY_SECONDS / 2 <= delay <= queue.RECONNECT_MAX_DELAY_SECONDS
+
+
+class _Ceiling(random.Random):
+    """Always the top of the jitter range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@needs_redis
+async def test_an_idle_redis_broker_keeps_listening_past_the_socket_timeout(queue_name: str) -> None:
+    assert REDIS_URL is not None
+    broker = queue.make_broker(REDIS_URL, queue_name=f"{queue_name}:idle")
+    messages = broker.listen()
+    try:
+        # Nothing arrives for longer than one blocking pop and redis-py's default 5 s socket timeout together...
+        waiting = asyncio.ensure_future(anext(messages))
+        done, _ = await asyncio.wait({waiting}, timeout=queue.BRPOP_WAIT_SECONDS + 6)
+        assert not done, f"the listener ended while idle: {waiting.result() if done else ''!r}"
+        # ...and the listener is still there for the next message.
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            await client.lpush(f"{queue_name}:idle", b"prompt")
+        finally:
+            await client.aclose()
+        assert await asyncio.wait_for(waiting, timeout=30) == b"prompt"
+    finally:
+        await messages.aclose()
+        await broker.shutdown()
+
+
 @pytest.fixture(scope="module")
 def queue_name() -> str:
     return f"oodaloo:test-jobs:{uuid.uuid4().hex}"

@@ -53,10 +53,15 @@ FAST_USER = RetryPolicy(max_attempts=3, base_delay_seconds=0.01, max_backoff_sec
 FAST_BACKGROUND = RetryPolicy(
     max_attempts=5, base_delay_seconds=0.01, max_backoff_seconds=0.05, throttled_wait_seconds=0.05
 )
-BREAKER = BreakerSettings(failure_threshold=3, failure_window_seconds=30.0, cooldown_seconds=0.3)
-# The sandbox's injected "timeout" hangs this long before its 504; the client's request timeout is shorter.
-SANDBOX_HANG_SECONDS = 0.6
-CLIENT_TIMEOUT_SECONDS = 0.3
+# The cooldown is long enough that a busy machine (-n 8 on 2 cores) cannot stall past it between opening the circuit
+# and checking that it refuses; the tests that need it over wait for the half-open state (bounded).
+BREAKER = BreakerSettings(failure_threshold=3, failure_window_seconds=30.0, cooldown_seconds=1.5)
+# Services answer within this (no test depends on how fast the machine is)...
+REQUEST_TIMEOUT_SECONDS = 30.0
+# ...except where the sandbox's injected "timeout" is under test: it hangs SANDBOX_HANG_SECONDS before its 504, and the
+# client gives up at CLIENT_TIMEOUT_SECONDS, still ample for the sandbox's ordinary answers.
+SANDBOX_HANG_SECONDS = 5.0
+CLIENT_TIMEOUT_SECONDS = 2.0
 
 
 # ---------------------------------------------------------------------------------------------------------- sandbox
@@ -163,7 +168,7 @@ async def make_service(backend: str, sandbox: Sandbox, database_url: str) -> Asy
             "key_prefix": f"oodaloo-test:{uuid.uuid4().hex}:",
             "breaker_settings": BREAKER,
             "retry_policies": {Priority.USER: FAST_USER, Priority.BACKGROUND: FAST_BACKGROUND},
-            "request_timeout": CLIENT_TIMEOUT_SECONDS,
+            "request_timeout": REQUEST_TIMEOUT_SECONDS,
             **overrides,
         }
         service = SmartSyncService.create(**options)
@@ -223,8 +228,9 @@ async def test_a_plain_call_returns_qbo_json_with_decimal_amounts(
 @memory_only
 @pytest.mark.parametrize("fault", ["500", "502", "503", "timeout"])
 async def test_transient_faults_are_retried_until_success(
-    service: SmartSyncService, sandbox: Sandbox, realm: str, fault: str
+    make_service: ServiceFactory, sandbox: Sandbox, realm: str, fault: str
 ) -> None:
+    service = make_service(request_timeout=CLIENT_TIMEOUT_SECONDS)
     sandbox.inject(realm, fault, count=2)
     response = await service.execute_with_retry(company_info(realm), credentials=credentials_for(sandbox, realm))
     assert response.status == 200
@@ -407,11 +413,11 @@ async def test_a_deadline_on_a_read_or_an_unsent_write_says_it_did_not_reach_qbo
         retry_policies={Priority.USER: RetryPolicy(max_attempts=10, base_delay_seconds=0.05)},
         breaker_settings=BreakerSettings(failure_threshold=100),  # the deadline, not the circuit, ends this call
     )
+    credentials = credentials_for(sandbox, realm)
+    await credentials.access_token()  # minted before the clock starts: the deadline is the retries' alone
     sandbox.inject(realm, "503", count=10)
     with pytest.raises(DeadlineExceeded) as raised:
-        await service.execute_with_retry(
-            company_info(realm), credentials=credentials_for(sandbox, realm), deadline=time.monotonic() + 0.2
-        )
+        await service.execute_with_retry(company_info(realm), credentials=credentials, deadline=time.monotonic() + 1.0)
     assert raised.value.may_have_reached_qbo is False
     assert 1 <= sandbox.requests_seen(realm) < 10
 
@@ -435,7 +441,8 @@ async def test_a_user_call_proceeds_while_background_calls_saturate_their_share(
     service = make_service(limits=limits)
     credentials = credentials_for(sandbox, realm)
     await credentials.access_token()
-    sandbox.set_faults(latency_ms=200)
+    # Six background calls, two at a time, keep the background share busy for ~1.5 s; the user's call takes ~0.5 s.
+    sandbox.set_faults(latency_ms=500)
     background_done = 0
 
     async def background() -> None:
@@ -445,7 +452,7 @@ async def test_a_user_call_proceeds_while_background_calls_saturate_their_share(
 
     try:
         tasks = [asyncio.create_task(background()) for _ in range(6)]
-        await asyncio.sleep(0.05)  # let the background calls take their slots and queue
+        await _background_share_busy(sandbox, realm, limits.background.in_flight)
         user = await service.execute_with_retry(company_info(realm), credentials=credentials)
         done_when_user_finished = background_done
         await asyncio.gather(*tasks)
@@ -455,6 +462,14 @@ async def test_a_user_call_proceeds_while_background_calls_saturate_their_share(
     assert done_when_user_finished < 6
     assert background_done == 6
     assert sandbox.stats(realm)["max_in_flight"] <= limits.user.in_flight
+
+
+async def _background_share_busy(sandbox: Sandbox, realm: str, in_flight: int) -> None:
+    """Until the sandbox is serving ``in_flight`` calls of the realm at once (bounded)."""
+    limit = time.monotonic() + 10
+    while (await asyncio.to_thread(sandbox.stats, realm)).get("in_flight", 0) < in_flight:
+        assert time.monotonic() < limit, "the background calls never took their slots"
+        await asyncio.sleep(0.02)
 
 
 # ------------------------------------------------------------------------------------------- cache and freshness

@@ -164,9 +164,7 @@ def test_the_worker_and_scheduler_run_jobs_after_an_idle_minute_and_a_redis_rest
         )
         env = _process_env(settings, served, redis_server.url)
         worker = AppProcess(oodaloo_command("worker"), env=env, log_path=tmp_path / "worker.log", cwd=tmp_path)
-        scheduler = AppProcess(
-            oodaloo_command("scheduler"), env=env, log_path=tmp_path / "scheduler.log", cwd=tmp_path
-        )
+        scheduler = AppProcess(oodaloo_command("scheduler"), env=env, log_path=tmp_path / "scheduler.log", cwd=tmp_path)
         with running(worker), running(scheduler):
             _until(lambda: _listening(worker), "the worker to listen", within=START_SECONDS)
             _stays_up([worker, scheduler], IDLE_SECONDS)

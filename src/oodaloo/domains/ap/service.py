@@ -126,10 +126,9 @@ class BillService:
         """Pay ``request.amount`` of ``bill_id``. A repeated ``idempotency_key`` returns the first outcome, without
         asking QuickBooks again (the bill is paid by then): the key is what makes a retry safe, so there is always
         one."""
-        key = idempotency_key
-        earlier = await self._earlier(payer.business_id, key)
+        earlier = await self._earlier(payer.business_id, idempotency_key)
         if earlier is not None:
-            return await self._repeat(payer, earlier, bill_id, request, key)
+            return await self._repeat(payer, earlier, bill_id, request, idempotency_key)
         txn_date = _payment_date(request.payment_date, _today_in(payer.timezone))
         realm_id = await self._realm_of(payer.business_id)
         snapshots = SnapshotCache(self._sync, realm_id)
@@ -142,10 +141,10 @@ class BillService:
         except (InvalidInput, NotFound):
             # Two copies of one request sent at once: the other may have paid the bill since the key was looked up
             # (that is why this one is refused). It is then a repeat, answered with the other's outcome.
-            earlier = await self._earlier(payer.business_id, key)
+            earlier = await self._earlier(payer.business_id, idempotency_key)
             if earlier is None:
                 raise
-            return await self._repeat(payer, earlier, bill_id, request, key)
+            return await self._repeat(payer, earlier, bill_id, request, idempotency_key)
         payload = PayBillPayload(
             bill_id=bill_id,
             vendor_id=bill.vendor_id,
@@ -154,7 +153,7 @@ class BillService:
             pay_type=pay_type,
             txn_date=txn_date,
         )
-        outcome = await self._execute(payer, realm_id, key, payload)
+        outcome = await self._execute(payer, realm_id, idempotency_key, payload)
         if not outcome.repeated:
             await _after_payment(snapshots, bill, request.amount, outcome.status)
         return _answer(outcome, payload)
