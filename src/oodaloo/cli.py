@@ -114,7 +114,10 @@ def _redis_url(command: str) -> str:
 
 @app.command()
 def worker() -> None:
-    """Run background jobs (reconciling QuickBooks actions) from the Redis queue until SIGTERM/SIGINT."""
+    """Run background jobs (reconciling QuickBooks actions) from the Redis queue until SIGTERM/SIGINT.
+
+    It stays up while the queue is idle and reconnects, with backoff, when Redis restarts or the connection drops.
+    """
     import asyncio
 
     from oodaloo.infra.jobs.smart_sync import run_worker
