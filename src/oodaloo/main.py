@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
-from redis.asyncio import Redis
 
 from oodaloo.domains.core.demo import ensure_demo
 from oodaloo.domains.core.models import User
@@ -21,6 +20,7 @@ from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.smart_sync import JobQueue
 from oodaloo.infra.logging import configure_logging, get_logger
 from oodaloo.infra.metrics import HttpMetrics
+from oodaloo.infra.redis_client import connect as redis_connect
 from oodaloo.infra.throttle import make_throttle
 from oodaloo.infra.web.errors import install_error_handlers
 from oodaloo.infra.web.input_guard import refuse_nul_characters
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = redis_connect(settings.redis_url) if settings.redis_url else None
         app.state.database, app.state.redis = database, redis
         app.state.throttle = make_throttle(redis)
         runtime = build_runtime(settings, database.sessionmaker)
