@@ -89,6 +89,21 @@ def _marked_payment(realm: RealmApi) -> dict[str, Any] | None:
     return payments[0] if payments else None
 
 
+def _pay_until_committed_and_hanging(
+    sandbox: Sandbox, realm: RealmApi, customer: Customer, bill_id: str, amount: Decimal, account_id: str, key: str
+) -> tuple[dict[str, Any], str]:
+    """Start a payment whose BillPayment commits in QBO while its answer hangs; returns it and its action's id,
+    once the action is seen in flight (reads pass, only the write's answer is held)."""
+    writes_before = sandbox.stats(realm.realm_id)["writes"]
+    sandbox.configure_faults(error_rate=1.0, kinds={"timeout_after_commit": 1.0}, timeout_seconds=HANG_SECONDS)
+    _pay_in_background(customer, bill_id, amount, account_id, key)
+    _until(lambda: sandbox.stats(realm.realm_id)["writes"] > writes_before, "the BillPayment to commit")
+    payment = _until(lambda: _marked_payment(realm), "the BillPayment to be visible")
+    action_id = str(uuid.UUID(payment["PrivateNote"].rpartition(":")[2]))
+    assert customer.action(action_id)["status"] == "in_flight"
+    return payment, action_id
+
+
 def test_a_payment_interrupted_by_a_crash_is_settled_after_restart_without_a_duplicate(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -105,14 +120,9 @@ def test_a_payment_interrupted_by_a_crash_is_settled_after_restart_without_a_dup
         with running(first):
             first.wait_until_ready(f"{app_url}/readyz")
             customer = connect_customer(app_url, realm.realm_id)
-            # Reads pass; the write commits in QBO and then its answer hangs.
-            writes_before = sandbox.stats(realm.realm_id)["writes"]
-            sandbox.configure_faults(error_rate=1.0, kinds={"timeout_after_commit": 1.0}, timeout_seconds=HANG_SECONDS)
-            _pay_in_background(customer, bill["Id"], Decimal("250.00"), account_id, key)
-            _until(lambda: sandbox.stats(realm.realm_id)["writes"] > writes_before, "the BillPayment to commit")
-            payment = _until(lambda: _marked_payment(realm), "the BillPayment to be visible")
-            action_id = str(uuid.UUID(payment["PrivateNote"].rpartition(":")[2]))
-            assert customer.action(action_id)["status"] == "in_flight"
+            payment, action_id = _pay_until_committed_and_hanging(
+                sandbox, realm, customer, bill["Id"], Decimal("250.00"), account_id, key
+            )
             first.kill()
         sandbox.calm()
 
@@ -157,13 +167,9 @@ def test_a_killed_process_payment_is_settled_by_a_live_process_within_a_minute(
             doomed.wait_until_ready(f"http://127.0.0.1:{doomed_port}/readyz")  # it migrates the database first
             live.wait_until_ready(f"http://127.0.0.1:{live_port}/readyz")
             customer = connect_customer(f"http://127.0.0.1:{doomed_port}", realm.realm_id)
-            writes_before = sandbox.stats(realm.realm_id)["writes"]
-            sandbox.configure_faults(error_rate=1.0, kinds={"timeout_after_commit": 1.0}, timeout_seconds=HANG_SECONDS)
-            _pay_in_background(customer, bill["Id"], Decimal("175.00"), account_id, key)
-            _until(lambda: sandbox.stats(realm.realm_id)["writes"] > writes_before, "the BillPayment to commit")
-            payment = _until(lambda: _marked_payment(realm), "the BillPayment to be visible")
-            action_id = str(uuid.UUID(payment["PrivateNote"].rpartition(":")[2]))
-            assert customer.action(action_id)["status"] == "in_flight"
+            payment, action_id = _pay_until_committed_and_hanging(
+                sandbox, realm, customer, bill["Id"], Decimal("175.00"), account_id, key
+            )
             doomed.kill()
             killed_at = time.monotonic()
             sandbox.calm()
