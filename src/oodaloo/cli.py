@@ -114,7 +114,8 @@ def _redis_url(command: str) -> str:
 
 @app.command()
 def worker() -> None:
-    """Run background jobs (reconciling QuickBooks actions) from the Redis queue until SIGTERM/SIGINT.
+    """Run background jobs (every registered kind: reconciling QuickBooks actions, ...) from the Redis queue until
+    SIGTERM/SIGINT. Jobs of one serialization key (a realm) never run at once, across all workers.
 
     It stays up while the queue is idle and reconnects, with backoff, when Redis restarts or the connection drops.
     """
@@ -136,7 +137,7 @@ def worker() -> None:
 
 @app.command()
 def scheduler() -> None:
-    """Enqueue the periodic reconciliation sweep on the Redis queue until SIGTERM/SIGINT (run one or two)."""
+    """Enqueue the periodic sweep (every job kind's sweep hook) on the Redis queue until SIGTERM/SIGINT (one or two)."""
     import asyncio
 
     from oodaloo.infra.jobs.smart_sync import run_scheduler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -14,6 +15,7 @@ from fastapi import Depends, FastAPI
 from oodaloo.domains.core.demo import ensure_demo
 from oodaloo.domains.core.models import User
 from oodaloo.domains.core.service import BusinessService
+from oodaloo.domains.qbo.webhooks import InProcessSyncRequester
 from oodaloo.infra.auth.csrf import CsrfSigner
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
@@ -26,7 +28,7 @@ from oodaloo.infra.web.errors import install_error_handlers
 from oodaloo.infra.web.input_guard import refuse_nul_characters
 from oodaloo.infra.web.middleware import RequestBodyLimitMiddleware, RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
-from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo
+from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo, webhooks
 from oodaloo.runway.routes.docs import install_api_docs
 from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, EMBEDDED_SANDBOX_PATH, Settings, get_settings
 from oodaloo.wiring import QBORuntime, build_runtime, connect_demo_when_ready
@@ -43,7 +45,22 @@ def sandbox_config(settings: Settings) -> SandboxConfig:
     from oodaloo.sandbox.config import SandboxConfig
 
     state_file = Path(settings.sandbox_state_file) if settings.sandbox_state_file else None
-    return SandboxConfig(scenario=settings.sandbox_scenario, state_file=state_file)
+    return SandboxConfig(
+        scenario=settings.sandbox_scenario,
+        state_file=state_file,
+        # The sandbox signs its change notifications with our verifier token and sends them to our own endpoint.
+        verifier_token=settings.qbo_webhook_verifier_token.get_secret_value(),
+        webhook_urls=[webhook_url(settings)],
+    )
+
+
+def webhook_url(settings: Settings) -> str:
+    """``POST /webhooks/qbo`` on this app's host:port (a wildcard bind address is reached on loopback)."""
+    host = settings.host
+    with contextlib.suppress(ValueError):  # a host name, not an address
+        address = ipaddress.ip_address(host)
+        host = "127.0.0.1" if address.is_unspecified else f"[{host}]" if address.version == 6 else host
+    return f"http://{host}:{settings.port}/webhooks/qbo"
 
 
 def _create_sandbox(config: SandboxConfig) -> Starlette:
@@ -86,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
                 if demo is not None:
                     await stack.enter_async_context(_background(_connect_demo(runtime, database, settings, demo)))
+                await stack.enter_async_context(_background(sync_requester.serve(_cdc_sync_requested)))
                 logger.info("started", environment=settings.environment, embedded_sandbox=sandbox is not None)
                 yield
         finally:
@@ -108,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.csrf = CsrfSigner(settings.secret_key.get_secret_value())
+    app.state.sync_requester = sync_requester = InProcessSyncRequester()
     install_error_handlers(app)
     # Added last runs first: the request context wraps the body limit, so a 413 carries a request id and is logged.
     app.add_middleware(RequestBodyLimitMiddleware)
@@ -115,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, auth.router, businesses.router, pages.router, bills.router, actions.router):
         app.include_router(router)
     app.include_router(accounts.router)
+    app.include_router(webhooks.router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)
@@ -141,7 +161,7 @@ async def _connect_demo(
 
 @contextlib.asynccontextmanager
 async def _job_queue(runtime: QBORuntime, settings: Settings) -> AsyncIterator[None]:
-    """This app's reconciliation jobs: run in this process (embedded), or only enqueued for ``oodaloo worker``
+    """This app's background jobs: run in this process (embedded), or only enqueued for ``oodaloo worker``
     (Redis). The queue is the app's own, so apps sharing a process (tests serve several) each settle their actions."""
     job_queue = await JobQueue.start_in_process(
         runtime.sync, redis_url=settings.redis_url, sweep_interval_seconds=settings.sweep_interval_seconds
@@ -150,6 +170,12 @@ async def _job_queue(runtime: QBORuntime, settings: Settings) -> AsyncIterator[N
         yield
     finally:
         await job_queue.stop()
+
+
+async def _cdc_sync_requested(realm_id: str) -> None:
+    # The CDC sync (domains/qbo/sync.py) and its job kind are being built; until they are connected here, a webhook's
+    # request is logged, and its events wait unprocessed in the inbox (``WebhookInbox.realms_with_unprocessed``).
+    logger.info("qbo.cdc_sync_requested", realm_id=realm_id)
 
 
 @contextlib.asynccontextmanager

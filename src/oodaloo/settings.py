@@ -30,6 +30,7 @@ EMBEDDED_SANDBOX_PATH = "/qbo-sandbox"
 # to anyone who reads this code, so fine for the embedded default and refused in production.
 SANDBOX_QBO_CLIENT_ID = "oodaloo-sandbox-client"
 SANDBOX_QBO_CLIENT_SECRET = "oodaloo-sandbox-secret"
+SANDBOX_QBO_WEBHOOK_VERIFIER_TOKEN = "oodaloo-sandbox-verifier"
 EMBEDDED_SANDBOX_IN_PRODUCTION = (
     "OODALOO_EMBEDDED_SANDBOX cannot be enabled in production: the embedded sandbox mints tokens and injects faults "
     "for anyone who asks; run it as its own server (`oodaloo sandbox`) and point OODALOO_QBO_* at it"
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     # Mount the QBO sandbox at /qbo-sandbox and create the demo user and business. Defaults to on except in
     # production, which refuses it.
     embedded_sandbox: bool = True
-    sandbox_scenario: Literal["healthy", "tight", "crisis"] = "healthy"
+    sandbox_scenario: Literal["healthy", "tight", "crisis", "empty"] = "healthy"
     sandbox_state_file: str | None = "./var/sandbox-state.json"
     # Signs loopback visitors without a session in as the demo user, and offers them "Continue as the demo user"
     # on the sign-in page after they sign out. Defaults to on in development only.
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     qbo_redirect_uri: str = ""
     qbo_discovery_url: str = ""
     qbo_api_base_url: str = ""
+    # Keys the HMAC in each webhook's ``intuit-signature`` (the Intuit portal's webhooks page; not the client secret).
+    qbo_webhook_verifier_token: SecretStr = SecretStr(SANDBOX_QBO_WEBHOOK_VERIFIER_TOKEN)
     # Fernet keys encrypting QBO tokens at rest, comma-separated, newest first (rotation: prepend a new key).
     # Required in production; elsewhere, when unset, a key is derived from secret_key.
     encryption_keys: SecretStr | None = None
@@ -143,6 +146,11 @@ class Settings(BaseSettings):
         if self.qbo_client_secret.get_secret_value() == SANDBOX_QBO_CLIENT_SECRET:
             problems.append(
                 "OODALOO_QBO_CLIENT_SECRET must be your Intuit app's client secret in production, not the sandbox's"
+            )
+        if self.qbo_webhook_verifier_token.get_secret_value() in ("", SANDBOX_QBO_WEBHOOK_VERIFIER_TOKEN):
+            problems.append(
+                "OODALOO_QBO_WEBHOOK_VERIFIER_TOKEN must be your Intuit app's webhook verifier token in production, "
+                "not the sandbox's"
             )
         if not self.qbo_api_base_url or not self.qbo_discovery_url:
             problems.append(

@@ -52,8 +52,12 @@ def bank_movements(
     bill_payments: Iterable[Obj] = (),
     payments: Iterable[Obj] = (),
     deposits: Iterable[Obj] = (),
+    sales_receipts: Iterable[Obj] = (),
+    transfers: Iterable[Obj] = (),
+    journal_entries: Iterable[Obj] = (),
 ) -> list[tuple[date, Decimal]]:
-    """Every movement of money into (+) or out of (-) a bank account, with its date."""
+    """Every movement of money into (+) or out of (-) a bank account, with its date (a transfer between two bank
+    accounts moves nothing)."""
     banks = bank_account_ids(accounts)
     moves: list[tuple[date, Decimal]] = []
     for payment in payments:
@@ -70,6 +74,21 @@ def bank_movements(
         check = bill_payment.get("CheckPayment") or {}
         if bill_payment.get("PayType") == "Check" and str(check.get("BankAccountRef", {}).get("value")) in banks:
             moves.append((_date(bill_payment), -total(bill_payment)))
+    for receipt in sales_receipts:
+        if _ref(receipt, "DepositToAccountRef") in banks:
+            moves.append((_date(receipt), total(receipt)))
+    for transfer in transfers:
+        amount = _decimal(transfer["Amount"])
+        if _ref(transfer, "ToAccountRef") in banks:
+            moves.append((_date(transfer), amount))
+        if _ref(transfer, "FromAccountRef") in banks:
+            moves.append((_date(transfer), -amount))
+    for entry in journal_entries:
+        for line in entry.get("Line", []):
+            detail = line.get("JournalEntryLineDetail")
+            if detail is not None and _ref(detail, "AccountRef") in banks:
+                sign = 1 if detail["PostingType"] == "Debit" else -1
+                moves.append((_date(entry), sign * _decimal(line["Amount"])))
     return moves
 
 

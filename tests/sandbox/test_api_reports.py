@@ -55,7 +55,10 @@ def test_aged_payables_shape_and_total(qbo: httpx.Client) -> None:
     assert summary["group"] == "GrandTotal"
     assert summary["Summary"]["ColData"][0]["value"] == "TOTAL"
     open_bills = _all(qbo, "SELECT * FROM Bill WHERE Balance > '0'", "Bill")
+    open_credits = _all(qbo, "SELECT * FROM VendorCredit WHERE Balance > '0'", "VendorCredit")
+    assert open_credits, "the demo has unused vendor credits"
     expected = sum((Decimal(str(b["Balance"])) for b in open_bills), Decimal(0))
+    expected -= sum((Decimal(str(c["Balance"])) for c in open_credits), Decimal(0))
     assert Decimal(summary["Summary"]["ColData"][-1]["value"]) == expected
     for row in data:
         cells = [Decimal(c["value"] or "0") for c in row["ColData"][1:]]
@@ -87,6 +90,29 @@ def test_aged_receivables_buckets_a_specific_customer(qbo: httpx.Client) -> None
     assert [c["value"] for c in row["ColData"][1:]] == ["25.50", "", "100.00", "", "7.00", "132.50"]
     past_due = _report(qbo, "AgedReceivables", customer=customer["Id"], past_due="60")
     assert [c["value"] for c in past_due["Rows"]["Row"][0]["ColData"][1:]] == ["", "", "", "", "7.00", "7.00"]
+
+    # An unused credit memo is owed back: a negative amount, aged from its own date.
+    memo = {
+        "CustomerRef": {"value": customer["Id"]},
+        "TxnDate": today.isoformat(),
+        "Line": [
+            {
+                "Amount": "20.00",
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}},
+            }
+        ],
+    }
+    assert qbo.post("/creditmemo", json=memo).status_code == 200
+    credited = _report(qbo, "AgedReceivables", customer=customer["Id"])
+    assert [c["value"] for c in credited["Rows"]["Row"][0]["ColData"][1:]] == [
+        "5.50",
+        "",
+        "100.00",
+        "",
+        "7.00",
+        "112.50",
+    ]
 
 
 def test_empty_report_and_unknown_report(qbo: httpx.Client) -> None:

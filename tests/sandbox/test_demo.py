@@ -80,6 +80,9 @@ def bank_moves(company: DemoCompany) -> list[tuple[date, Decimal]]:
         bill_payments=by_entity(company, "BillPayment"),
         payments=by_entity(company, "Payment"),
         deposits=by_entity(company, "Deposit"),
+        sales_receipts=by_entity(company, "SalesReceipt"),
+        transfers=by_entity(company, "Transfer"),
+        journal_entries=by_entity(company, "JournalEntry"),
     )
 
 
@@ -267,23 +270,32 @@ def test_money_moves_on_business_days(tight: DemoCompany) -> None:
         assert all(day.weekday() < 5 for day in moved), entity
 
 
-def test_payroll_is_biweekly_and_the_biggest_outflow(tight: DemoCompany) -> None:
+def test_payroll_is_biweekly_posted_by_the_provider_and_the_biggest_outflow(tight: DemoCompany) -> None:
     accounts = {body["Id"]: body["Name"] for body in by_entity(tight, "Account")}
-    payroll = [
-        body
-        for body in by_entity(tight, "Purchase")
-        if any(
-            accounts[line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]] == "Payroll Expenses"
+
+    def postings(body: dict[str, Any]) -> dict[str, tuple[str, Decimal]]:
+        return {
+            accounts[line["JournalEntryLineDetail"]["AccountRef"]["value"]]: (
+                line["JournalEntryLineDetail"]["PostingType"],
+                line["Amount"],
+            )
             for line in body["Line"]
-        )
-    ]
+        }
+
+    payroll = [body for body in by_entity(tight, "JournalEntry") if "Payroll Expenses" in postings(body)]
     days = sorted(txn_date(body) for body in payroll)
     assert {later - earlier for earlier, later in itertools.pairwise(days)} == {timedelta(days=14)}
-    assert all(body["PaymentType"] == "Check" and "EntityRef" in body for body in payroll)
+    for body in payroll:
+        posted = postings(body)
+        assert posted["Payroll Expenses"][0] == posted["Payroll Taxes"][0] == "Debit"
+        assert posted["Checking"] == ("Credit", posted["Payroll Expenses"][1] + posted["Payroll Taxes"][1])
+        assert "posted by" in body["PrivateNote"]
     outflows: Counter[str] = Counter()
     for body in by_entity(tight, "Purchase") + by_entity(tight, "Bill"):
         for line in body["Line"]:
             outflows[accounts[line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]]] += line["Amount"]
+    for body in payroll:
+        outflows["Payroll Expenses"] += postings(body)["Payroll Expenses"][1]
     assert outflows.most_common(1)[0][0] == "Payroll Expenses"
 
 
@@ -406,6 +418,9 @@ def test_checking_is_never_overdrawn(companies: dict[str, DemoCompany], scenario
         bill_payments=by_entity(company, "BillPayment"),
         payments=by_entity(company, "Payment"),
         deposits=by_entity(company, "Deposit"),
+        sales_receipts=by_entity(company, "SalesReceipt"),
+        transfers=by_entity(company, "Transfer"),
+        journal_entries=by_entity(company, "JournalEntry"),
     )
     balance = Decimal(0)
     by_day: dict[date, Decimal] = defaultdict(Decimal)
@@ -431,3 +446,61 @@ def test_size_gives_exactly_that_many_transactions() -> None:
 def test_size_below_a_year_of_books_is_refused() -> None:
     with pytest.raises(ValueError, match="too small"):
         generate_demo("healthy", now=NOW, size=50)
+
+
+# -- credits, cash sales, owner transfers ------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_customer_credits_are_occasional_and_open_invoices_get_them_applied(
+    companies: dict[str, DemoCompany], scenario: str
+) -> None:
+    company = companies[scenario]
+    memos = {body["Id"]: body for body in by_entity(company, "CreditMemo")}
+    assert 2 <= len(memos) <= 12  # a few a year, not a habit
+    applications = [
+        payment
+        for payment in by_entity(company, "Payment")
+        if any(line["LinkedTxn"][0]["TxnType"] == "CreditMemo" for line in payment.get("Line", []))
+    ]
+    for payment in applications:
+        invoice_line, credit_line = payment["Line"]
+        assert payment["TotalAmt"] == 0
+        assert invoice_line["Amount"] == credit_line["Amount"]
+        memo = memos[credit_line["LinkedTxn"][0]["TxnId"]]
+        assert memo["CustomerRef"] == payment["CustomerRef"]
+        assert credit_line["Amount"] == sum(line["Amount"] for line in memo["Line"])
+
+
+def test_every_demo_has_vendor_credits_sales_receipts_and_paired_owner_transfers(
+    companies: dict[str, DemoCompany],
+) -> None:
+    for company in companies.values():
+        accounts = {body["Name"]: body["Id"] for body in by_entity(company, "Account")}
+        assert by_entity(company, "VendorCredit")
+        receipts = by_entity(company, "SalesReceipt")
+        assert receipts
+        assert all(r["DepositToAccountRef"]["value"] == accounts["Checking"] for r in receipts)
+        transfers = by_entity(company, "Transfer")
+        assert transfers
+        sides = {(t["FromAccountRef"]["value"], t["ToAccountRef"]["value"]) for t in transfers}
+        assert sides <= {(accounts["Savings"], accounts["Checking"]), (accounts["Checking"], accounts["Savings"])}
+        assert all(txn_date(t) <= TODAY for t in transfers)
+
+
+@pytest.mark.parametrize("size", [None, 6000])
+def test_the_new_documents_leave_the_sized_volume_alone(size: int | None) -> None:
+    company = generate_demo("tight", seed=5, now=NOW, tz=TZ, size=size)
+    counts = Counter(op.entity for op in company.ops)
+    if size is not None:
+        assert sum(counts[entity] for entity in TRANSACTIONS) == size
+    assert counts["JournalEntry"] >= 26  # a year of biweekly payroll at least
+
+
+def test_the_empty_scenario_has_settings_only() -> None:
+    company = generate_demo("empty", now=NOW, tz=TZ)
+    kinds = Counter(op.entity for op in company.ops)
+    assert set(kinds) == {"Account", "PaymentMethod", "TaxCode", "TaxRate", "Term", "Item"}
+    assert company.company_info["CompanyName"]
+    assert company.preferences["SalesFormsPrefs"]["DefaultTerms"]["value"]
+    assert all(op.at <= NOW for op in company.ops)

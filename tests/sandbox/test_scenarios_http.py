@@ -50,6 +50,9 @@ def _runway_weeks(sandbox: RunningSandbox, scenario: str) -> Decimal:
         bill_payments=_all(client, "BillPayment"),
         payments=_all(client, "Payment"),
         deposits=_all(client, "Deposit"),
+        sales_receipts=_all(client, "SalesReceipt"),
+        transfers=_all(client, "Transfer"),
+        journal_entries=_all(client, "JournalEntry"),
     )
     today = datetime.now(ZoneInfo(sandbox.state.config.timezone)).date()
     assert isinstance(today, date)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from oodaloo.domains.core import models as core_models
+from oodaloo.domains.qbo import mirror_models as qbo_mirror_models
 from oodaloo.domains.qbo import models as qbo_models
+from oodaloo.domains.qbo import webhooks_models as qbo_webhooks_models
 from oodaloo.infra.db.base import Base
 from oodaloo.infra.jobs import models as smart_sync_models
 
-__all__ = ["core_models", "metadata", "qbo_models", "smart_sync_models"]
+__all__ = ["core_models", "metadata", "qbo_mirror_models", "qbo_models", "qbo_webhooks_models", "smart_sync_models"]
 
 metadata = Base.metadata

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -13,11 +14,13 @@ from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, LockNotOwnedError
 
 from oodaloo.infra.logging import get_logger
+from oodaloo.infra.redis_client import REDIS_UNAVAILABLE
 from oodaloo.infra.redis_client import connect as redis_connect
 
 logger = get_logger("oodaloo.locks")
 
 DEFAULT_KEY_PREFIX = "oodaloo:lock:"
+LEASE_RENEWALS_PER_LEASE = 3
 
 
 class LockUnavailable(Exception):
@@ -25,9 +28,12 @@ class LockUnavailable(Exception):
 
 
 class LockFactory(Protocol):
-    def hold(self, name: str, *, lease_seconds: float, wait_seconds: float) -> AbstractAsyncContextManager[None]:
+    def hold(
+        self, name: str, *, lease_seconds: float, wait_seconds: float, keep_alive: bool = False
+    ) -> AbstractAsyncContextManager[None]:
         """Hold ``name`` for the block. ``lease_seconds``: how long the lock outlives a crashed holder (Redis);
-        ``wait_seconds``: how long to wait for it before ``LockUnavailable``."""
+        ``wait_seconds``: how long to wait for it before ``LockUnavailable``; ``keep_alive``: renew the lease while
+        the block runs (for work that may outlast any fixed lease, e.g. a long sync)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -42,14 +48,31 @@ class RedisLocks:
         self._owns_client = owns_client
 
     @asynccontextmanager
-    async def hold(self, name: str, *, lease_seconds: float, wait_seconds: float) -> AsyncIterator[None]:
+    async def hold(
+        self, name: str, *, lease_seconds: float, wait_seconds: float, keep_alive: bool = False
+    ) -> AsyncIterator[None]:
         lock = self._redis.lock(self._key_prefix + name, timeout=lease_seconds, blocking_timeout=wait_seconds)
         if not await lock.acquire():
             raise LockUnavailable(f"lock {name!r} is busy; gave up after {wait_seconds:g}s")
+        renewing = asyncio.create_task(self._renew(lock, name, lease_seconds)) if keep_alive else None
         try:
             yield
         finally:
+            if renewing is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
             await self._release(lock, name)
+
+    @staticmethod
+    async def _renew(lock: Lock, name: str, lease_seconds: float) -> None:
+        """Reset the lease every third of it, so that two renewals may fail before the lock lapses."""
+        while True:
+            await asyncio.sleep(lease_seconds / LEASE_RENEWALS_PER_LEASE)
+            try:
+                await lock.reacquire()
+            except (LockError, *REDIS_UNAVAILABLE) as error:
+                logger.warning("lock_renewal_failed", lock=name, error=repr(error))
 
     @staticmethod
     async def _release(lock: Lock, name: str) -> None:
@@ -73,8 +96,11 @@ class LocalLocks:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
-    async def hold(self, name: str, *, lease_seconds: float, wait_seconds: float) -> AsyncIterator[None]:
-        # ``lease_seconds`` guards against crashed holders in other processes; in one process the holder cannot vanish.
+    async def hold(
+        self, name: str, *, lease_seconds: float, wait_seconds: float, keep_alive: bool = False
+    ) -> AsyncIterator[None]:
+        # ``lease_seconds`` and ``keep_alive`` guard against crashed holders in other processes; in one process the
+        # holder cannot vanish.
         lock = self._locks.get(name)
         if lock is None:
             lock = self._locks[name] = asyncio.Lock()

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-Scenario = Literal["healthy", "tight", "crisis"]
+# "empty": a company with its chart of accounts and settings but no names or transactions, to load through the API.
+Scenario = Literal["healthy", "tight", "crisis", "empty"]
 
 DEFAULT_REALM_ID = "9130357012345678"
 DEFAULT_CLIENT_ID = "oodaloo-sandbox-client"

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .faults import business, not_found, required, stale_object, unsupported
-from .rules import effects, namelists, transactions
+from .rules import adjustments, effects, namelists, transactions
 from .rules.common import clean, invalid, system_fields, to_bool, to_id
 from .rules.realm import ENTITIES, NAME_LISTS, SINGLETONS, TAX_LISTS, TRANSACTIONS, Event, Obj, Realm, WriteSet
 
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 MAX_EMAILS_PER_DAY = 40
-VOIDABLE = ("Invoice", "Payment", "BillPayment")
+VOIDABLE = ("Invoice", "Payment", "BillPayment", "SalesReceipt")
 # Entities CDC refuses (QBO's CDC supports neither TaxCode nor TaxRate).
 NOT_IN_CDC = SINGLETONS + TAX_LISTS
 # The pseudo tax codes carry no version fields in QBO's responses.
@@ -49,9 +49,20 @@ _BUILDERS: dict[str, Builder] = {
     "TaxCode": namelists.build_tax_code,
     "TaxRate": namelists.build_tax_rate,
     **transactions.BUILDERS,
+    **adjustments.BUILDERS,
 }
 
 Result = tuple[Obj, list[Event]]
+
+
+def effects_of(ws: WriteSet, entity: str, obj: Obj) -> effects.Effects:
+    """What a stored transaction of any kind does to accounts, names and linked transactions."""
+    handler = adjustments.EFFECTS.get(entity)
+    if handler is None:
+        return transactions.effects_of(ws, entity, obj)
+    found = effects.Effects()
+    handler(ws, obj, found)
+    return found
 
 
 def canonical(segment: str) -> str | None:
@@ -101,7 +112,7 @@ def create(
     if not entity_id.isdigit():
         obj = {key: value for key, value in obj.items() if key not in _UNVERSIONED}
     if entity in TRANSACTIONS:
-        effects.apply(ws, None, transactions.effects_of(ws, entity, obj))
+        effects.apply(ws, None, effects_of(ws, entity, obj))
     ws.put(entity, obj, "Create")
     return obj, ws.commit()
 
@@ -142,7 +153,7 @@ def update(realm: Realm, entity: str, raw_body: Any, *, now: datetime, options: 
         obj = {**_next_version(ws, prev), **_build(ws, entity, merged, prev, prev["Id"], options)}
         _refuse_party_change(entity, prev, obj)
     if entity in TRANSACTIONS:
-        effects.apply(ws, transactions.effects_of(ws, entity, prev), transactions.effects_of(ws, entity, obj))
+        effects.apply(ws, effects_of(ws, entity, prev), effects_of(ws, entity, obj))
     ws.put(entity, obj, "Update")
     return obj, ws.commit()
 
@@ -160,7 +171,7 @@ def delete(realm: Realm, entity: str, raw_body: Any, *, now: datetime) -> Result
     prev = _current(realm, entity, _body(raw_body))
     transactions.check_deletable(entity, prev)
     ws = WriteSet(realm, now)
-    effects.apply(ws, transactions.effects_of(ws, entity, prev), None)
+    effects.apply(ws, effects_of(ws, entity, prev), None)
     stub = {"Id": prev["Id"], "status": "Deleted", "domain": "QBO", "MetaData": {"LastUpdatedTime": ws.meta_now}}
     ws.remove(entity, prev["Id"], stub)
     events = ws.commit()
@@ -168,17 +179,18 @@ def delete(realm: Realm, entity: str, raw_body: Any, *, now: datetime) -> Result
 
 
 def void(realm: Realm, entity: str, raw_body: Any, *, now: datetime) -> Result:
-    """Void an Invoice, Payment or BillPayment: the record stays with zero amounts; balances are restored."""
+    """Void an Invoice, SalesReceipt, Payment or BillPayment: the record stays with zero amounts; balances are
+    restored."""
     if entity not in VOIDABLE:
         raise unsupported(f"Void for {entity}")
     prev = _current(realm, entity, _body(raw_body))
     if entity == "Invoice" and prev.get("LinkedTxn"):
         raise business("This invoice has payments applied; delete or unlink them before voiding it.", "LinkedTxn")
-    if entity == "Payment":
+    if entity in ("Payment", "SalesReceipt"):
         transactions.check_deletable(entity, prev)
     ws = WriteSet(realm, now)
     obj = {**transactions.voided(prev, entity, ws.meta_now), **_next_version(ws, prev)}
-    effects.apply(ws, transactions.effects_of(ws, entity, prev), transactions.effects_of(ws, entity, obj))
+    effects.apply(ws, effects_of(ws, entity, prev), effects_of(ws, entity, obj))
     ws.put(entity, obj, "Void")
     return obj, ws.commit()
 

@@ -66,6 +66,11 @@ ENTITIES: tuple[str, ...] = (
     "Payment",
     "Purchase",
     "Deposit",
+    "VendorCredit",
+    "CreditMemo",
+    "SalesReceipt",
+    "Transfer",
+    "JournalEntry",
 )
 NAME_LIST_ENTITIES: Final = frozenset(
     {"Account", "Customer", "Vendor", "Item", "Term", "PaymentMethod", "TaxCode", "TaxRate"}
@@ -409,6 +414,27 @@ FILTERABLE: Final[dict[str, tuple[FieldSpec, ...]]] = {
     "Payment": (*_TRANSACTION, _spec("CustomerRef", FieldType.REF), _spec("DepositToAccountRef", FieldType.REF)),
     "Purchase": (*_TRANSACTION, _spec("PaymentType", FieldType.ENUM)),
     "Deposit": (*_TRANSACTION, _spec("DepositToAccountRef", FieldType.REF)),
+    "VendorCredit": (
+        *_TRANSACTION,
+        _spec("Balance", FieldType.DECIMAL),
+        _spec("VendorRef", FieldType.REF),
+        _spec("APAccountRef", FieldType.REF),
+    ),
+    "CreditMemo": (
+        *_TRANSACTION,
+        _spec("Balance", FieldType.DECIMAL),
+        _spec("RemainingCredit", FieldType.DECIMAL),
+        _spec("CustomerRef", FieldType.REF),
+    ),
+    "SalesReceipt": (*_TRANSACTION, _spec("CustomerRef", FieldType.REF), _spec("DepositToAccountRef", FieldType.REF)),
+    "Transfer": (
+        *_COMMON,
+        _spec("TxnDate", FieldType.DATE),
+        _spec("Amount", FieldType.DECIMAL),
+        _spec("FromAccountRef", FieldType.REF),
+        _spec("ToAccountRef", FieldType.REF),
+    ),
+    "JournalEntry": (*_TRANSACTION, _spec("Adjustment", FieldType.BOOLEAN)),
 }
 _FIELDS_BY_LOWER: Final = {entity: {spec.name.lower(): spec for spec in specs} for entity, specs in FILTERABLE.items()}
 

@@ -22,11 +22,14 @@ class _Aging:
     party_field: str  # VendorRef | CustomerRef
     payment: str  # BillPayment | Payment
     party_param: str  # vendor | customer
+    credit: str  # VendorCredit | CreditMemo: unused credit shows as a negative amount, aged from its date
 
 
 AGING = {
-    "agedpayables": _Aging("AgedPayables", "Bill", "Vendor", "VendorRef", "BillPayment", "vendor"),
-    "agedreceivables": _Aging("AgedReceivables", "Invoice", "Customer", "CustomerRef", "Payment", "customer"),
+    "agedpayables": _Aging("AgedPayables", "Bill", "Vendor", "VendorRef", "BillPayment", "vendor", "VendorCredit"),
+    "agedreceivables": _Aging(
+        "AgedReceivables", "Invoice", "Customer", "CustomerRef", "Payment", "customer", "CreditMemo"
+    ),
 }
 
 
@@ -61,15 +64,17 @@ def build_report(realm: Realm, name: str, params: dict[str, str], now: datetime)
     return _aging_report(realm, aging, params, now)
 
 
-def _open_as_of(realm: Realm, aging: _Aging, doc: Obj, as_of: date) -> Decimal:
-    """A document's open balance on ``as_of``: its total less payments dated on or before that day."""
+def _open_as_of(realm: Realm, aging: _Aging, entity: str, doc: Obj, as_of: date) -> Decimal:
+    """A document's (or credit's) open balance on ``as_of``: its total less what payments dated on or before that
+    day applied to it."""
     paid = ZERO
     for link in doc.get("LinkedTxn", []):
         payment = realm.get(aging.payment, link["TxnId"])
         if payment is None or date.fromisoformat(payment["TxnDate"]) > as_of:
             continue
         for line in payment["Line"]:
-            if line["LinkedTxn"][0]["TxnId"] == doc["Id"]:
+            target = line["LinkedTxn"][0]
+            if target["TxnId"] == doc["Id"] and target["TxnType"] == entity:
                 paid += line["Amount"]
     balance: Decimal = doc["TotalAmt"] - paid
     return balance
@@ -108,15 +113,16 @@ def _aging_report(realm: Realm, aging: _Aging, params: dict[str, str], now: date
     only = {p.strip() for p in params.get(aging.party_param, "").split(",") if p.strip()}
 
     buckets: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO] * (count + 1))
-    for doc in realm.tables[aging.document].values():
-        party_id = doc[aging.party_field]["value"]
-        if (only and party_id not in only) or date.fromisoformat(doc["TxnDate"]) > report_date:
-            continue
-        balance = _open_as_of(realm, aging, doc, report_date)
-        days = (aged_on - date.fromisoformat(doc.get("DueDate") or doc["TxnDate"])).days
-        if balance == 0 or (past_due and days < past_due):
-            continue
-        buckets[party_id][_bucket(days, period, count)] += balance
+    for entity, sign in ((aging.document, 1), (aging.credit, -1)):
+        for doc in realm.tables[entity].values():
+            party_id = doc[aging.party_field]["value"]
+            if (only and party_id not in only) or date.fromisoformat(doc["TxnDate"]) > report_date:
+                continue
+            balance = sign * _open_as_of(realm, aging, entity, doc, report_date)
+            days = (aged_on - date.fromisoformat(doc.get("DueDate") or doc["TxnDate"])).days
+            if balance == 0 or (past_due and days < past_due):
+                continue
+            buckets[party_id][_bucket(days, period, count)] += balance
 
     titles = _bucket_titles(period, count)
     rows: list[Obj] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from oodaloo.domains.core.models import Business, User
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
+from oodaloo.infra.jobs._activity import ActivityRecorder
+from oodaloo.infra.jobs._cache import MemoryCache
+from oodaloo.infra.jobs._freshness import FreshnessPolicy
 from oodaloo.infra.jobs.actions import (
+    RECONCILE_JOB,
     UNCONFIRMED_MESSAGE,
     ActionContext,
     ActionLog,
@@ -240,6 +245,10 @@ def bills_marked(sandbox: RunningSandbox, action_id: uuid.UUID) -> list[dict[str
     return [bill for bill in bills if bill.get("PrivateNote") == marker]
 
 
+def activity_recorder() -> ActivityRecorder:
+    return ActivityRecorder(FreshnessPolicy(MemoryCache(), time.time))
+
+
 def make_harness(
     sync: SmartSyncService,
     sandbox: RunningSandbox,
@@ -250,7 +259,7 @@ def make_harness(
     policy: ReconcilePolicy | None = None,
     lookup: bool = True,
 ) -> Harness:
-    log = ActionLog(sessionmaker=database.sessionmaker, sync=sync, policy=policy)
+    log = ActionLog(sessionmaker=database.sessionmaker, activity=activity_recorder(), policy=policy)
     # A kind of its own per test: sweeps in later tests leave this test's rows to a handler they do not have.
     kind = f"test.bill.{uuid.uuid4().hex[:8]}"
     credentials = MintedCredentials(sandbox.base_url, sandbox.realm_id)
@@ -447,8 +456,9 @@ class RecordingScheduler:
     def __init__(self) -> None:
         self.prompts: list[tuple[uuid.UUID, float]] = []
 
-    def schedule_reconciliation(self, session: AsyncSession, action_id: uuid.UUID, *, delay_seconds: float) -> None:
-        self.prompts.append((action_id, delay_seconds))
+    def schedule(self, session: AsyncSession, kind: str, payload: dict[str, Any], *, delay_seconds: float) -> None:
+        assert kind == RECONCILE_JOB
+        self.prompts.append((uuid.UUID(payload["action_id"]), delay_seconds))
 
 
 async def test_outcomes_to_check_prompt_the_attached_queue_and_none_once_detached(harness: Harness) -> None:
@@ -543,7 +553,7 @@ async def test_a_live_sender_renews_its_lease_and_is_not_taken_over(
     harness.kind = f"test.bill.held.{uuid.uuid4().hex[:8]}"
     harness.log.register_action(harness.kind, held)
     # Another process's log, able to run the kind too: it must leave the live sender's action alone.
-    other = ActionLog(sessionmaker=database.sessionmaker, sync=sync, policy=short_lease)
+    other = ActionLog(sessionmaker=database.sessionmaker, activity=activity_recorder(), policy=short_lease)
     other.register_action(harness.kind, held)
 
     sending = asyncio.create_task(harness.execute(key()))

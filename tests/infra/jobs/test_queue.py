@@ -25,11 +25,14 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs import queue
+from oodaloo.infra.jobs._job_kinds import JobKinds, JobSender
+from oodaloo.infra.jobs._job_runner import MAX_DELAY_SECONDS
 from oodaloo.infra.jobs.actions import ActionOutcome, ReconcilePolicy
 from oodaloo.infra.jobs.models import ActionStatus, QBOAction
 from oodaloo.infra.jobs.queue import JobQueue
@@ -57,6 +60,7 @@ pytestmark = pytest.mark.timeout(60)
 REDIS_URL = os.environ.get("OODALOO_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(REDIS_URL is None, reason="OODALOO_TEST_REDIS_URL is not set")
 WORKER_KIND = "test.queue.bill"
+RECORD = "test.record"
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -68,19 +72,20 @@ async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float 
         await asyncio.sleep(0.05)
 
 
-class RecordingReconciler:
-    """Stands in for SmartSyncService where only the queue's wiring is under test."""
+class RecordingHost:
+    """A job host with one kind, RECORD, whose jobs (and sweeps) it records: where only the queue is under test."""
 
     def __init__(self) -> None:
-        self.reconciled: list[uuid.UUID] = []
+        self.ran: list[uuid.UUID] = []
         self.sweeps = 0
         self.job_queue: JobQueue | None = None
+        self.job_kinds = JobKinds()
+        self.job_kinds.register(RECORD, self._record, sweep=self._sweep)
 
-    async def reconcile_action(self, action_id: uuid.UUID) -> object:
-        self.reconciled.append(action_id)
-        return None
+    async def _record(self, payload: dict[str, Any]) -> None:
+        self.ran.append(uuid.UUID(payload["id"]))
 
-    async def sweep(self) -> int:
+    async def _sweep(self, jobs: JobSender) -> int:
         self.sweeps += 1
         return 0
 
@@ -91,6 +96,10 @@ class RecordingReconciler:
         return None
 
 
+def schedule_record(job_queue: JobQueue, session: AsyncSession, item: uuid.UUID, *, delay_seconds: float) -> None:
+    job_queue.schedule(session, RECORD, {"id": str(item)}, delay_seconds=delay_seconds)
+
+
 StartQueue = Callable[..., Awaitable[JobQueue]]
 
 
@@ -99,8 +108,8 @@ async def start_queue() -> AsyncIterator[StartQueue]:
     """``JobQueue.start_in_process``, with every queue the test started stopped at the end (stopping twice is fine)."""
     started: list[JobQueue] = []
 
-    async def start(reconciler: queue.Reconciler, **options: Any) -> JobQueue:
-        job_queue = await JobQueue.start_in_process(reconciler, **options)
+    async def start(host: queue.JobHost, **options: Any) -> JobQueue:
+        job_queue = await JobQueue.start_in_process(host, **options)
         started.append(job_queue)
         return job_queue
 
@@ -176,31 +185,31 @@ async def settles_a_lost_response(
 async def test_prompts_are_enqueued_only_when_the_transaction_commits(
     database: Database, start_queue: StartQueue
 ) -> None:
-    reconciler = RecordingReconciler()
-    job_queue = await start_queue(reconciler)
-    assert reconciler.job_queue is job_queue  # starting the queue attaches it to the app's reconciler
+    host = RecordingHost()
+    job_queue = await start_queue(host)
+    assert host.job_queue is job_queue  # starting the queue attaches it to the app's host
     committed, rolled_back, far_off = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
     async with unit_of_work(database.sessionmaker) as session:
         await session.execute(text("SELECT 1"))
-        job_queue.schedule_reconciliation(session, committed, delay_seconds=0)
-        job_queue.schedule_reconciliation(session, far_off, delay_seconds=queue.MAX_PROMPT_DELAY_SECONDS + 1)
-        assert reconciler.reconciled == []  # nothing before the commit
+        schedule_record(job_queue, session, committed, delay_seconds=0)
+        schedule_record(job_queue, session, far_off, delay_seconds=MAX_DELAY_SECONDS + 1)
+        assert host.ran == []  # nothing before the commit
 
     async def failing_request() -> None:
         async with unit_of_work(database.sessionmaker) as session:
             await session.execute(text("SELECT 1"))
-            job_queue.schedule_reconciliation(session, rolled_back, delay_seconds=0)
+            schedule_record(job_queue, session, rolled_back, delay_seconds=0)
             raise RuntimeError("the request failed")
 
     with pytest.raises(RuntimeError):
         await failing_request()
-    await eventually(lambda: _has(reconciler.reconciled, committed))
+    await eventually(lambda: _has(host.ran, committed))
     await job_queue.stop()  # drains whatever else was enqueued
 
-    # The far-off check is left to the sweep (next_check_at); the rolled-back one never existed.
-    assert reconciler.reconciled == [committed]
-    assert reconciler.job_queue is None  # a stopped queue sends nothing more
+    # The far-off job is left to the sweep; the rolled-back one never existed.
+    assert host.ran == [committed]
+    assert host.job_queue is None  # a stopped queue sends nothing more
 
 
 async def _has(items: list[uuid.UUID], item: uuid.UUID) -> bool:
@@ -208,28 +217,28 @@ async def _has(items: list[uuid.UUID], item: uuid.UUID) -> bool:
 
 
 async def test_each_queue_in_a_process_gets_only_its_own_prompts(database: Database, start_queue: StartQueue) -> None:
-    first, second = RecordingReconciler(), RecordingReconciler()
+    first, second = RecordingHost(), RecordingHost()
     first_queue, second_queue = await start_queue(first), await start_queue(second)
     for_first, for_second = uuid.uuid4(), uuid.uuid4()
 
     async with unit_of_work(database.sessionmaker) as session:  # one transaction prompting both queues
         await session.execute(text("SELECT 1"))
-        first_queue.schedule_reconciliation(session, for_first, delay_seconds=0)
-        second_queue.schedule_reconciliation(session, for_second, delay_seconds=0)
-    await eventually(lambda: _has(first.reconciled, for_first))
-    await eventually(lambda: _has(second.reconciled, for_second))
+        schedule_record(first_queue, session, for_first, delay_seconds=0)
+        schedule_record(second_queue, session, for_second, delay_seconds=0)
+    await eventually(lambda: _has(first.ran, for_first))
+    await eventually(lambda: _has(second.ran, for_second))
     await first_queue.stop()
     await second_queue.stop()
 
-    assert (first.reconciled, second.reconciled) == ([for_first], [for_second])
+    assert (first.ran, second.ran) == ([for_first], [for_second])
 
 
 async def test_the_embedded_queue_sweeps_periodically(start_queue: StartQueue) -> None:
-    reconciler = RecordingReconciler()
-    await start_queue(reconciler, sweep_interval_seconds=0.05)
+    host = RecordingHost()
+    await start_queue(host, sweep_interval_seconds=0.05)
 
     async def swept_twice() -> bool:
-        return reconciler.sweeps >= 2
+        return host.sweeps >= 2
 
     await eventually(swept_twice)
 
@@ -444,7 +453,7 @@ class _WorkerServices(SyncReconciler):
 
 
 async def _work(config: dict[str, Any]) -> None:
-    async def startup() -> queue.Reconciler:
+    async def startup() -> queue.JobHost:
         return _WorkerServices(config)
 
     await queue.run_worker(redis_url=config["redis_url"], startup=startup, queue_name=config["queue_name"])

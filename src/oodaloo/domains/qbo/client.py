@@ -127,6 +127,22 @@ class BatchResult:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class RawPage:
+    """One page of objects as QBO sent them, and QBO's own ``time`` of the answer (None if absent)."""
+
+    rows: list[dict[str, Any]]
+    time: datetime | None
+
+
+@dataclass(frozen=True)
+class RawChanges:
+    """A CDC answer as QBO sent it: changed objects by entity name (deleted ones as stubs), and QBO's ``time``."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    time: datetime | None
+
+
 class QBOClient:
     """Typed QBO operations for one realm, sent with the caller's priority and deadline."""
 
@@ -168,16 +184,38 @@ class QBOClient:
         return [entity async for entity in self.query(entity_type, where=where, order_by=order_by)]
 
     async def count(self, entity_type: type[QBOEntity], where: str | None = None) -> int:
-        statement = _statement("COUNT(*)", entity_type.entity_name, where, order_by=None)
+        return await self.count_raw(entity_type.entity_name, where=where)
+
+    async def count_raw(self, entity_name: str, *, where: str | None = None) -> int:
+        statement = _statement("COUNT(*)", entity_name, where, order_by=None)
         return (await self._query_page(statement)).total_count or 0
 
+    async def query_raw(
+        self,
+        entity_name: str,
+        *,
+        where: str | None = None,
+        order_by: str | None = "Id",
+        projection: str = "*",
+        start: int = 1,
+        max_results: int = MAX_PAGE_SIZE,
+    ) -> RawPage:
+        """One page of objects of any entity type, untouched, with QBO's time of the answer (for the mirror)."""
+        statement = _statement(projection, entity_name, where, order_by)
+        body = await self._query_body(f"{statement} STARTPOSITION {start} MAXRESULTS {max_results}")
+        page = _parse(QueryResponse, (body.get("QueryResponse") if isinstance(body, dict) else None) or {})
+        return RawPage(page.rows(entity_name), _answer_time(body))
+
     async def _query_page(self, statement: str) -> QueryResponse:
+        body = await self._query_body(statement)
+        return _parse(QueryResponse, (body.get("QueryResponse") if isinstance(body, dict) else None) or {})
+
+    async def _query_body(self, statement: str) -> Any:
         if len(statement) > MAX_GET_QUERY_CHARS:
             call = self._call("POST", "/query", label="query", body=statement.encode(), content_type="application/text")
         else:
             call = self._call("GET", "/query", label="query", params={"query": statement})
-        body = (await self._send(call)).json()
-        return _parse(QueryResponse, (body.get("QueryResponse") if isinstance(body, dict) else None) or {})
+        return (await self._send(call)).json()
 
     # -- single objects ---------------------------------------------------------------------------------------------
 
@@ -250,6 +288,16 @@ class QBOClient:
 
         QBO looks back 30 days at most; an older ``changed_since`` is refused here, before any call.
         """
+        if not entity_types:
+            return {}
+        raw = await self.cdc_raw([entity_type.entity_name for entity_type in entity_types], changed_since)
+        return {
+            entity_type: [_parse(entity_type, row) for row in raw.rows[entity_type.entity_name]]
+            for entity_type in entity_types
+        }
+
+    async def cdc_raw(self, entity_names: Sequence[str], changed_since: datetime) -> RawChanges:
+        """Like :meth:`cdc`, for any entity types, the objects as QBO sent them, with QBO's time of the answer."""
         if changed_since.tzinfo is None:
             raise ValueError("changed_since must be timezone-aware")
         if changed_since < datetime.now(UTC) - CDC_MAX_LOOKBACK:
@@ -257,20 +305,17 @@ class QBOClient:
                 f"QBO change data capture looks back at most {CDC_MAX_LOOKBACK.days} days; "
                 f"{changed_since.isoformat()} is older (run a full sync instead)"
             )
-        if not entity_types:
-            return {}
-        params = {
-            "entities": ",".join(entity_type.entity_name for entity_type in entity_types),
-            "changedSince": changed_since.isoformat(timespec="seconds"),
-        }
-        response = await self._send(self._call("GET", "/cdc", label="cdc", params=params))
-        envelope = _parse(CDCEnvelope, response.json())
-        changes: dict[type[QBOEntity], list[QBOEntity]] = {entity_type: [] for entity_type in entity_types}
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in entity_names}
+        if not entity_names:
+            return RawChanges(rows, None)
+        params = {"entities": ",".join(entity_names), "changedSince": changed_since.isoformat(timespec="seconds")}
+        body = (await self._send(self._call("GET", "/cdc", label="cdc", params=params))).json()
+        envelope = _parse(CDCEnvelope, body)
         for block in envelope.cdc_response:
             for section in block.query_response:
-                for entity_type in entity_types:
-                    changes[entity_type] += [_parse(entity_type, row) for row in section.rows(entity_type.entity_name)]
-        return changes
+                for name in entity_names:
+                    rows[name] += section.rows(name)
+        return RawChanges(rows, envelope.time)
 
     async def batch(self, items: Sequence[BatchOperation], *, requestid: str | None = None) -> list[BatchResult]:
         """Send ``items`` in batches of at most ``MAX_BATCH_ITEMS``; one result per item, in order.
@@ -308,6 +353,15 @@ class QBOClient:
     async def company_info(self) -> CompanyInfo:
         path = f"/companyinfo/{quote_path(self.realm_id, safe='')}"
         return _entity(CompanyInfo, await self._send(self._call("GET", path, label="companyinfo.read")))
+
+    async def read_singleton_raw(self, entity_name: Literal["CompanyInfo", "Preferences"]) -> dict[str, Any]:
+        """CompanyInfo or Preferences as QBO sent it (for the mirror)."""
+        path = f"/companyinfo/{quote_path(self.realm_id, safe='')}" if entity_name == "CompanyInfo" else "/preferences"
+        body = (await self._send(self._call("GET", path, label=f"{entity_name.lower()}.read"))).json()
+        payload = body.get(entity_name) if isinstance(body, dict) else None
+        if not isinstance(payload, dict):
+            raise QBOServerError(f"QuickBooks answered without the {entity_name}")
+        return payload
 
     async def preferences(self) -> Preferences:
         return _entity(Preferences, await self._send(self._call("GET", "/preferences", label="preferences.read")))
@@ -389,6 +443,18 @@ def _statement(projection: str, entity_name: str, where: str | None, order_by: s
         keys = [part.split()[0].lower() for part in order_by.split(",") if part.strip()]
         statement += f" ORDERBY {order_by}" + ("" if "id" in keys else ", Id")
     return statement
+
+
+def _answer_time(body: Any) -> datetime | None:
+    """QBO's ``time`` of an answer (its own clock, with the company's offset), if it sent a readable one."""
+    value = body.get("time") if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,19 +30,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.jobs._action_payload import canonical_payload, payload_digest
 from oodaloo.infra.jobs._action_store import ActionRow, ActionStore, AfterSettle
+from oodaloo.infra.jobs._activity import ActivityRecorder
+from oodaloo.infra.jobs._errors import SmartSyncError
 from oodaloo.infra.jobs.models import LEASE_OWNER_MAX_LENGTH, ActionStatus, Activity, QBOAction
 from oodaloo.infra.jobs.rate_limit import Priority
-from oodaloo.infra.jobs.smart_sync import SmartSyncError
 from oodaloo.infra.logging import get_logger
-
-if TYPE_CHECKING:
-    from oodaloo.infra.jobs.smart_sync import SmartSyncService
 
 logger = get_logger("oodaloo.actions")
 
 T = TypeVar("T")
 
 MARKER_PREFIX = "oodaloo:"
+# The job kind that settles one action (payload: {"action_id": "<uuid>"}); its sweep settles every due action.
+RECONCILE_JOB = "actions.reconcile"
 DRIFT_ACTIVITY_KIND = "action.drift"
 UNCONFIRMED_CODE = "unconfirmed"
 UNCONFIRMED_MESSAGE = "The outcome is being confirmed with QuickBooks"
@@ -201,8 +201,8 @@ class ReconcilePolicy:
 class Scheduler(Protocol):
     """Where reconciliation prompts go: the app's JobQueue (``queue.py``)."""
 
-    def schedule_reconciliation(self, session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
-        """Prompt a reconciliation of ``action_id`` once ``session`` commits; a rollback drops it."""
+    def schedule(self, session: AsyncSession, kind: str, payload: dict[str, Any], *, delay_seconds: float) -> None:
+        """Enqueue a ``kind`` job once ``session`` commits; a rollback drops it."""
         ...
 
 
@@ -214,12 +214,12 @@ class ActionLog:
         self,
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
-        sync: SmartSyncService,
+        activity: ActivityRecorder,
         policy: ReconcilePolicy | None = None,
         scheduler: Scheduler | None = None,
     ) -> None:
         self._store = ActionStore(sessionmaker)
-        self._sync = sync
+        self._activity = activity
         self._policy = policy or ReconcilePolicy()
         self._scheduler = scheduler
         self._factories: dict[str, ActionHandlerFactory] = {}
@@ -239,7 +239,7 @@ class ActionLog:
         """Prompt a reconciliation once ``session`` commits (dropped on rollback). Without a scheduler nothing is sent:
         ``next_check_at`` is the truth, and the sweep settles the action when it is due."""
         if self._scheduler is not None:
-            self._scheduler.schedule_reconciliation(session, action_id, delay_seconds=delay_seconds)
+            self._scheduler.schedule(session, RECONCILE_JOB, {"action_id": str(action_id)}, delay_seconds=delay_seconds)
 
     # ------------------------------------------------------------------------------------------------ execute
     async def execute_action(
@@ -477,7 +477,7 @@ class ActionLog:
         }
 
         async def record_activity(session: AsyncSession) -> None:
-            await self._sync.record_user_activity(
+            await self._activity.record_user_activity(
                 session,
                 business_id=row.business_id,
                 user_id=row.requested_by,

@@ -1,19 +1,26 @@
-"""Background jobs on taskiq: a ``JobQueue`` per app (or worker) that enqueues reconciliation prompts after commit, and
-the periodic sweep — run in-process for the embedded default, from a Redis queue by ``oodaloo worker`` / ``oodaloo
-scheduler`` in production. Nothing here is process-wide: several apps in one process each settle their own actions.
+"""Background jobs on taskiq: named kinds of job with JSON payloads, registered by the layers above (infra knows no
+domains), run in-process on the in-memory broker for the embedded default and from a Redis queue by ``oodaloo worker``
+in production, with a periodic sweep (``oodaloo scheduler``, or a loop in the embedded app) running each kind's sweep
+hook. Nothing here is process-wide: several apps in one process each run their own jobs.
 
-The database is the source of truth: a queued message is only a prompt to look at an action sooner. Every action
-row carries ``next_check_at``, and the periodic sweep finds whatever a lost, dropped or delayed message left behind.
-That is why the Redis broker is taskiq-redis's ``ListQueueBroker`` (LPUSH/BRPOP: simple, no consumer groups to set
-up or reclaim) rather than ``RedisStreamBroker``: acknowledgements and redelivery buy nothing when losing a message
-costs at most one sweep interval, and a reconciliation is safe to run twice anyway.
+The database is the source of truth: a queued message is only a prompt to do some work sooner. Every kind whose work
+matters beyond one message has a sweep hook that finds, in the database, whatever a lost, dropped or delayed message
+left behind. That is why the Redis broker is taskiq-redis's ``ListQueueBroker`` (LPUSH/BRPOP: simple, no consumer
+groups to set up or reclaim) rather than ``RedisStreamBroker``: acknowledgements and redelivery buy nothing when losing
+a message costs at most one sweep interval, and every job must be safe to run twice anyway.
 
-Delays: a prompt carries ``not_before`` (wall-clock seconds) and the task sleeps until then; only short delays are
-prompted (``MAX_PROMPT_DELAY_SECONDS``) so sleeping tasks never crowd a worker — longer ones (the post-success drift
-check) are left to the sweep. The sweep runs every ``SWEEP_INTERVAL_SECONDS`` from taskiq's ``TaskiqScheduler`` with
-a ``LabelScheduleSource`` interval schedule (taskiq 0.13 supports whole-second intervals, so cron's one-minute
-granularity is no limit) in ``oodaloo scheduler``, and from a plain asyncio loop in the embedded app. Two
-schedulers would only sweep twice as often; reconciliation claims rows, so that is harmless.
+Per-key guarantees, built in here so that no kind has to build them itself:
+- **Serialization** (``serialize_on``, e.g. a realm): two jobs with the same key never run at once, in any process —
+  a lock in Redis renewed while the job runs (``infra/locks.py``), an in-process lock embedded. A job waits for its
+  key up to SERIALIZE_WAIT_SECONDS, then is dropped for the sweep to find.
+- **Coalescing** (``coalesce_on``, e.g. "sync realm R"): while a job with the key is queued and not yet started, another
+  request is a no-op; a request arriving while one runs leads to exactly one more run after it (``_coalescing.py``).
+  A job waiting for its serialization key has not started: requests meanwhile merge into it.
+
+Delays: a job may carry ``delay_seconds`` (wall clock) and its task sleeps until then; only short delays are queued
+(MAX_DELAY_SECONDS) so sleeping tasks never crowd a worker — longer ones are left to the kind's sweep. The sweep runs
+every SWEEP_INTERVAL_SECONDS from taskiq's ``TaskiqScheduler`` with a ``LabelScheduleSource`` interval schedule in
+``oodaloo scheduler``, and from a plain asyncio loop in the embedded app. Two schedulers only sweep twice as often.
 
 Staying up: a worker and a scheduler run for days, idle, through Redis restarts and dropped connections. The blocking
 pop waits server-side for ``BRPOP_WAIT_SECONDS`` and the socket a while longer (redis-py's default 5 s socket timeout
@@ -32,13 +39,12 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
-from uuid import UUID
 
 from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
-from taskiq import AsyncBroker, Context, InMemoryBroker, ScheduleSource, TaskiqDepends, TaskiqScheduler, TaskiqState
+from taskiq import AsyncBroker, Context, InMemoryBroker, ScheduleSource, TaskiqDepends, TaskiqScheduler
 from taskiq.cli.scheduler.args import SchedulerArgs
 from taskiq.cli.scheduler.run import run_scheduler as run_taskiq_scheduler
 from taskiq.kicker import AsyncKicker
@@ -47,19 +53,23 @@ from taskiq.schedule_sources import LabelScheduleSource
 from taskiq.scheduler.scheduled_task import ScheduledTask
 from taskiq_redis import ListQueueBroker
 
+from oodaloo.infra.jobs._coalescing import CoalescingMarks, MemoryMarks, RedisMarks
+from oodaloo.infra.jobs._job_kinds import Job, JobKinds
+from oodaloo.infra.jobs._job_runner import MAX_DELAY_SECONDS, JobRunner
+from oodaloo.infra.locks import LocalLocks, LockFactory, RedisLocks
 from oodaloo.infra.logging import get_logger
 from oodaloo.infra.redis_client import REDIS_UNAVAILABLE, connection_options
+from oodaloo.infra.redis_client import connect as redis_connect
 
 logger = get_logger("oodaloo.jobs")
 
 QUEUE_NAME = "oodaloo:jobs"
-RECONCILE_TASK = "oodaloo.actions.reconcile"
-SWEEP_TASK = "oodaloo.actions.sweep"
+RUN_TASK = "oodaloo.jobs.run"
+SWEEP_TASK = "oodaloo.jobs.sweep"
 SWEEP_INTERVAL_SECONDS = 15
-MAX_PROMPT_DELAY_SECONDS = 10.0
 # Tasks one worker process runs at once; more processes scale it out.
 WORKER_MAX_ASYNC_TASKS = 50
-# How long shutdown waits for running tasks (an unfinished reconciliation is picked up again by the sweep).
+# How long shutdown waits for running tasks (an unfinished job's work is found again by its kind's sweep).
 SHUTDOWN_WAIT_SECONDS = 10.0
 SCHEDULER_LOOP_SECONDS = 1
 # The blocking pop asks Redis to answer (empty) after this long, well within the socket timeout: an idle worker's
@@ -70,62 +80,39 @@ BRPOP_WAIT_SECONDS = 5
 RECONNECT_FIRST_DELAY_SECONDS = 0.5
 RECONNECT_MAX_DELAY_SECONDS = 15.0
 
-_PENDING_KEY = "oodaloo.jobs.pending_reconciliations"
+_PENDING_KEY = "oodaloo.jobs.pending"
 _LISTENING_KEY = "oodaloo.jobs.listening"
 
 
-class Reconciler(Protocol):
-    """What the jobs need: SmartSyncService (or anything settling actions the same way)."""
+class JobHost(Protocol):
+    """What a queue runs jobs for: SmartSyncService, or a runtime built around it (``SyncReconciler``)."""
 
-    async def reconcile_action(self, action_id: UUID) -> object: ...
-
-    async def sweep(self) -> int: ...
+    @property
+    def job_kinds(self) -> JobKinds:
+        """Every kind this process can run."""
+        ...
 
     def use_job_queue(self, job_queue: JobQueue | None) -> None:
-        """Send reconciliation prompts to ``job_queue`` from now on (None: send none; the sweep finds the rows)."""
+        """Send jobs to ``job_queue`` from now on (None: send none; the sweeps find the work)."""
         ...
 
     async def aclose(self) -> None: ...
 
 
-# The hook `oodaloo worker` passes: builds the SmartSyncService with the domain handlers registered.
-Startup = Callable[[], Awaitable[Reconciler]]
+# The hook `oodaloo worker` passes: builds the SmartSyncService with every kind of job and action registered.
+Startup = Callable[[], Awaitable[JobHost]]
 
 
 # ------------------------------------------------------------------------------------------------------- tasks
-async def reconcile_action(
-    action_id: str, context: Annotated[Context, TaskiqDepends()], not_before: float = 0.0
-) -> None:
-    """Settle one action, not before ``not_before`` (wall-clock seconds; a prompt may arrive early)."""
-    state = context.state
-    wait = min(not_before - time.time(), MAX_PROMPT_DELAY_SECONDS)
-    if wait > 0:
-        # Cut short by shutdown: the sweep will find the action when it is due.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.stopping.wait(), timeout=wait)
-        if state.stopping.is_set():
-            return
-    reconciler: Reconciler = state.reconciler
-    try:
-        await reconciler.reconcile_action(UUID(action_id))
-    except Exception:
-        logger.exception("jobs.reconcile_failed", action_id=action_id)
-        raise
+async def run_job(job: dict[str, Any], context: Annotated[Context, TaskiqDepends()]) -> None:
+    runner: JobRunner = context.state.runner
+    await runner.run(Job.from_message(job))
 
 
-async def sweep_actions(context: Annotated[Context, TaskiqDepends()]) -> int:
-    """Reconcile every due action; one sweep at a time per queue (a slow sweep is not stacked upon)."""
-    state = context.state
-    lock: asyncio.Lock = state.sweep_lock
-    if lock.locked():
-        return 0
-    reconciler: Reconciler = state.reconciler
-    async with lock:
-        try:
-            return await reconciler.sweep()
-        except Exception:
-            logger.exception("jobs.sweep_failed")
-            raise
+async def sweep_jobs(context: Annotated[Context, TaskiqDepends()]) -> int:
+    runner: JobRunner = context.state.runner
+    sender: JobQueue = context.state.job_queue
+    return await runner.sweep(sender)
 
 
 def reconnect_delay(failures: int, rng: random.Random | None = None) -> float:
@@ -183,102 +170,180 @@ def make_broker(redis_url: str | None, *, queue_name: str = QUEUE_NAME) -> Async
     broker: AsyncBroker = (
         RedisQueueBroker(redis_url, queue_name=queue_name) if redis_url else InMemoryBroker(max_async_tasks=100)
     )
-    broker.register_task(reconcile_action, task_name=RECONCILE_TASK)
-    broker.register_task(sweep_actions, task_name=SWEEP_TASK, schedule=[{"interval": SWEEP_INTERVAL_SECONDS}])
+    broker.register_task(run_job, task_name=RUN_TASK)
+    broker.register_task(sweep_jobs, task_name=SWEEP_TASK, schedule=[{"interval": SWEEP_INTERVAL_SECONDS}])
     return broker
-
-
-def _attach(state: TaskiqState, reconciler: Reconciler) -> None:
-    state.reconciler = reconciler
-    state.sweep_lock = asyncio.Lock()
-    state.stopping = asyncio.Event()
 
 
 # ------------------------------------------------------------------------------------------------- the queue
 @dataclass(frozen=True)
-class _Prompt:
+class _Pending:
     job_queue: JobQueue
-    action_id: UUID
+    job: Job
     delay_seconds: float
 
 
 class JobQueue:
-    """One app's (or one worker's) queue: where its reconciliation prompts go and, when it runs the tasks itself, the
-    reconciler that settles them. Each app starts its own, so several apps can share a process (tests serve many)."""
+    """One app's (or one worker's) queue: where its jobs go and, when it runs them itself, the runner of its host's
+    kinds. Each app starts its own, so several apps can share a process (tests serve many).
 
-    def __init__(self, broker: AsyncBroker, reconciler: Reconciler, *, runs_tasks: bool) -> None:
+    Coalescing marks and serialization locks are in Redis under ``key_prefix`` when the queue is (every process shares
+    them), in-process otherwise.
+    """
+
+    def __init__(
+        self,
+        broker: AsyncBroker,
+        host: JobHost,
+        *,
+        runs_tasks: bool,
+        redis_url: str | None = None,
+        key_prefix: str = QUEUE_NAME + ":",
+    ) -> None:
         self.broker = broker
-        self._reconciler = reconciler
+        self._host = host
         self._runs_tasks = runs_tasks  # this process executes the tasks (in-memory broker or worker)
+        self._redis: Redis | None = redis_connect(redis_url) if redis_url else None
+        self._marks: CoalescingMarks
+        locks: LockFactory
+        if self._redis is not None:
+            self._marks = RedisMarks(self._redis, key_prefix=f"{key_prefix}coalesce:")
+            locks = RedisLocks(self._redis, key_prefix=f"{key_prefix}lock:")
+        else:
+            self._marks = MemoryMarks()
+            locks = LocalLocks()
+        self._runner = JobRunner(host.job_kinds, locks=locks, marks=self._marks, sender=self._send)
         self._sweeper: asyncio.Task[None] | None = None
-        self._enqueues: set[asyncio.Task[None]] = set()
+        self._enqueues: set[asyncio.Task[bool]] = set()
         self._stopped = False
         if runs_tasks:
-            _attach(broker.state, reconciler)
+            broker.state.runner = self._runner
+            broker.state.job_queue = self
 
     @classmethod
     async def start_in_process(
         cls,
-        reconciler: Reconciler,
+        host: JobHost,
         *,
         redis_url: str | None = None,
         queue_name: str = QUEUE_NAME,
+        key_prefix: str | None = None,
         sweep_interval_seconds: float = SWEEP_INTERVAL_SECONDS,
     ) -> JobQueue:
-        """For an app's lifespan. Without ``redis_url``: tasks run in this process and it sweeps every interval. With
-        it: this process only enqueues; ``oodaloo worker`` runs the tasks and ``oodaloo scheduler`` the sweeps.
+        """For an app's lifespan. Without ``redis_url``: jobs run in this process and it sweeps every interval. With
+        it: this process only enqueues; ``oodaloo worker`` runs the jobs and ``oodaloo scheduler`` the sweeps.
 
-        ``reconciler`` sends its prompts to the new queue from now on, until ``stop``.
+        ``host`` sends its jobs to the new queue from now on, until ``stop``.
         """
         in_process = redis_url is None
-        job_queue = cls(make_broker(redis_url, queue_name=queue_name), reconciler, runs_tasks=in_process)
+        job_queue = cls(
+            make_broker(redis_url, queue_name=queue_name),
+            host,
+            runs_tasks=in_process,
+            redis_url=redis_url,
+            key_prefix=key_prefix or f"{queue_name}:",
+        )
         await job_queue.broker.startup()
         if in_process:
             job_queue._sweeper = asyncio.create_task(
                 _sweep_every(job_queue.broker, sweep_interval_seconds), name="oodaloo-sweeper"
             )
-        reconciler.use_job_queue(job_queue)
+        host.use_job_queue(job_queue)
         logger.info("jobs.started", broker=type(job_queue.broker).__name__, in_process=in_process)
         return job_queue
 
     async def stop(self) -> None:
-        """Detach the reconciler, stop the sweep loop, let queued prompts go out (waiting at most a few seconds)."""
+        """Detach the host, stop the sweep loop, let queued jobs go out (waiting at most a few seconds)."""
         if self._stopped:
             return
         self._stopped = True
-        # Prompts from here on are not sent: the sweep of the next start finds those actions when they are due.
-        self._reconciler.use_job_queue(None)
+        # Jobs from here on are not sent: the sweeps of the next start find their work.
+        self._host.use_job_queue(None)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self._drain()
         await self.broker.shutdown()
+        if self._redis is not None:
+            await self._redis.aclose()
 
-    def schedule_reconciliation(self, session: AsyncSession, action_id: UUID, *, delay_seconds: float) -> None:
-        """Prompt a reconciliation of ``action_id`` on this queue once ``session`` commits; a rollback drops it.
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        serialize_on: str | None = None,
+        coalesce_on: str | None = None,
+        delay_seconds: float = 0.0,
+    ) -> bool:
+        """Send a ``kind`` job now. False when nothing was sent: merged into a queued or running job of
+        ``coalesce_on``, too far off (the sweep's), the queue stopped, or the broker unreachable (logged)."""
+        if self._stopped or delay_seconds > MAX_DELAY_SECONDS:
+            return False
+        job = Job(kind, payload, serialize_on, coalesce_on, time.time() + delay_seconds if delay_seconds > 0 else 0.0)
+        if coalesce_on is not None:
+            try:
+                if not await self._marks.request(coalesce_on, job):
+                    return False
+            except REDIS_UNAVAILABLE as error:
+                logger.warning("jobs.enqueue_failed", kind=kind, error=repr(error))
+                return False
+        if await self._send(job):
+            return True
+        if coalesce_on is not None:
+            with contextlib.suppress(*REDIS_UNAVAILABLE):
+                await self._marks.abandon(coalesce_on)
+        return False
 
-        A savepoint rolled back keeps prompts recorded inside it: a needless prompt costs one look at the row.
-        """
+    def schedule(
+        self,
+        session: AsyncSession,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        serialize_on: str | None = None,
+        coalesce_on: str | None = None,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        """``enqueue`` once ``session`` commits; a rollback drops it. A savepoint rolled back keeps the jobs recorded
+        inside it: a needless job costs one look at the database."""
+        job = Job(kind, payload, serialize_on, coalesce_on)
         sync_session = session.sync_session
-        sync_session.info.setdefault(_PENDING_KEY, []).append(_Prompt(self, action_id, delay_seconds))
+        sync_session.info.setdefault(_PENDING_KEY, []).append(_Pending(self, job, delay_seconds))
         if not sync_session.info.get(_LISTENING_KEY):
             event.listen(sync_session, "after_commit", _after_commit)
             event.listen(sync_session, "after_soft_rollback", _after_soft_rollback)
             sync_session.info[_LISTENING_KEY] = True
 
-    def _enqueue_soon(self, action_id: UUID, delay_seconds: float) -> None:
-        if self._stopped or delay_seconds > MAX_PROMPT_DELAY_SECONDS:
-            return  # stopping, or too far off: the sweep will find the action when it is due
-        # after_commit runs inside the event loop (AsyncSession drives the sync session from it); kick without blocking.
-        task = asyncio.get_running_loop().create_task(_kick_reconcile(self.broker, action_id, delay_seconds))
+    def _enqueue_soon(self, job: Job, delay_seconds: float) -> None:
+        if self._stopped or delay_seconds > MAX_DELAY_SECONDS:
+            return  # stopping, or too far off: the kind's sweep finds the work when it is due
+        # after_commit runs inside the event loop (AsyncSession drives the sync session from it); send without blocking.
+        enqueue = self.enqueue(
+            job.kind,
+            job.payload,
+            serialize_on=job.serialize_on,
+            coalesce_on=job.coalesce_on,
+            delay_seconds=delay_seconds,
+        )
+        task = asyncio.get_running_loop().create_task(enqueue)
         self._enqueues.add(task)
         task.add_done_callback(self._enqueues.discard)
 
+    async def _send(self, job: Job) -> bool:
+        try:
+            kicker: AsyncKicker[..., Any] = AsyncKicker(RUN_TASK, self.broker, {})
+            await kicker.kiq(job=job.to_message())
+        except Exception as error:
+            logger.warning("jobs.enqueue_failed", kind=job.kind, error=repr(error))
+            return False
+        return True
+
     async def _drain(self) -> None:
-        """Let enqueues finish and (in-memory broker) running tasks end; prompts still sleeping return at once."""
+        """Let enqueues finish and (in-memory broker) running jobs end; jobs still sleeping return at once."""
         if self._runs_tasks:
-            self.broker.state.stopping.set()
+            self._runner.stopping.set()
         await asyncio.gather(*self._enqueues, return_exceptions=True)
         if isinstance(self.broker, InMemoryBroker):
             with contextlib.suppress(TimeoutError):
@@ -286,22 +351,14 @@ class JobQueue:
 
 
 def _after_commit(session: Session) -> None:
-    prompt: _Prompt
-    for prompt in session.info.pop(_PENDING_KEY, []):
-        prompt.job_queue._enqueue_soon(prompt.action_id, prompt.delay_seconds)
+    pending: _Pending
+    for pending in session.info.pop(_PENDING_KEY, []):
+        pending.job_queue._enqueue_soon(pending.job, pending.delay_seconds)
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     if previous_transaction.parent is None:  # the whole transaction, not a savepoint or a failed flush
         session.info.pop(_PENDING_KEY, None)
-
-
-async def _kick_reconcile(broker: AsyncBroker, action_id: UUID, delay_seconds: float) -> None:
-    try:
-        kicker: AsyncKicker[..., Any] = AsyncKicker(RECONCILE_TASK, broker, {})
-        await kicker.kiq(action_id=str(action_id), not_before=time.time() + delay_seconds)
-    except Exception as error:
-        logger.warning("jobs.enqueue_failed", action_id=str(action_id), error=repr(error))
 
 
 async def _kick_sweep(broker: AsyncBroker) -> None:
@@ -324,21 +381,22 @@ async def run_worker(
     redis_url: str,
     startup: Startup,
     queue_name: str = QUEUE_NAME,
+    key_prefix: str | None = None,
     stop: asyncio.Event | None = None,
     max_async_tasks: int = WORKER_MAX_ASYNC_TASKS,
 ) -> None:
     """``oodaloo worker``: consume the Redis queue until ``stop`` is set (default: SIGTERM/SIGINT).
 
-    ``startup`` builds the SmartSyncService with every action handler registered; it is closed on the way out.
+    ``startup`` builds the host (SmartSyncService) with every kind registered; it is closed on the way out.
     """
     stop = stop or _stop_on_signals()
     broker = make_broker(redis_url, queue_name=queue_name)
     broker.is_worker_process = True
-    reconciler = await startup()
-    job_queue = JobQueue(broker, reconciler, runs_tasks=True)
-    reconciler.use_job_queue(job_queue)  # prompts scheduled by the tasks go back onto the queue
-    # Prompts still sleeping toward their not_before return as soon as shutdown begins, not after their delay.
-    relay = asyncio.create_task(_set_when(stop, broker.state.stopping))
+    host = await startup()
+    job_queue = JobQueue(broker, host, runs_tasks=True, redis_url=redis_url, key_prefix=key_prefix or f"{queue_name}:")
+    host.use_job_queue(job_queue)  # jobs enqueued by the jobs go back onto the queue
+    # Jobs still sleeping toward their not_before return as soon as shutdown begins, not after their delay.
+    relay = asyncio.create_task(_set_when(stop, job_queue._runner.stopping))
     try:
         receiver = Receiver(
             broker,
@@ -351,7 +409,7 @@ async def run_worker(
     finally:
         relay.cancel()
         await job_queue.stop()
-        await reconciler.aclose()
+        await host.aclose()
         logger.info("jobs.worker_stopped")
 
 

@@ -1,4 +1,4 @@
-"""Seeded, deterministic demo companies (healthy, tight, crisis) for the sandbox, as QBO create requests."""
+"""Seeded, deterministic demo companies (healthy, tight, crisis; empty: set up only) as QBO create requests."""
 
 from .generator import Scenario, derive_seed, generate_demo
 from .model import DemoCompany, SeedOp

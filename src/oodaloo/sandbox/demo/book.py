@@ -43,13 +43,16 @@ class Book:
         after: tuple[Draft, ...] = (),
         bank_delta: Decimal = ZERO,
         entered: datetime | None = None,
+        rng: random.Random | None = None,
     ) -> Draft:
         """A transaction dated ``on``, entered during that day's office hours unless ``entered`` says
-        otherwise, and after every draft in ``after``."""
-        at_time = self.office_time(on) if entered is None else entered
+        otherwise, and after every draft in ``after``. ``rng`` draws the time instead of the book's own source
+        (so that optional extras leave the rest of the company unchanged)."""
+        source = rng or self.rng
+        at_time = self.office_time(on, source) if entered is None else entered
         for earlier in after:
             if at_time <= earlier.at:
-                at_time = earlier.at + timedelta(seconds=between(self.rng, 30, 900))
+                at_time = earlier.at + timedelta(seconds=between(source, 30, 900))
         # Ties with ``end`` keep generation order, so a draft still follows everything in ``after``.
         draft = Draft(entity, min(at_time, self.end), build, len(self.drafts), on, bank_delta)
         self.drafts.append(draft)
@@ -63,7 +66,7 @@ class Book:
         self.drafts.append(draft)
         return draft
 
-    def office_time(self, on: date) -> datetime:
+    def office_time(self, on: date, rng: random.Random | None = None) -> datetime:
         """A moment of ``on``'s office hours; today, only of the hours already past (before opening: since midnight)."""
         midnight = self._midnights.get(on)
         if midnight is None:
@@ -73,7 +76,7 @@ class Book:
             elapsed = int((self.end - midnight).total_seconds())
             opens, closes = (opens, min(closes, elapsed)) if elapsed > opens else (0, max(0, elapsed))
         # Wall-clock arithmetic on an aware datetime: 8:00-18:00 local, whatever the UTC offset that day.
-        return midnight + timedelta(seconds=between(self.rng, opens, closes))
+        return midnight + timedelta(seconds=between(rng or self.rng, opens, closes))
 
     def transactions(self) -> list[Draft]:
         return [draft for draft in self.drafts if draft.txn_date is not None]

@@ -17,14 +17,18 @@ from . import names
 from .book import Body, Book
 from .calibrate import Opening, opening_cash
 from .dates import add_months
+from .extras import ExtrasWriter
 from .model import ZERO, DemoCompany, Draft, money
 from .sales import SalesWriter
 from .scenarios import PROFILES, Profile
-from .setup import build_lists, scaled_sizes
+from .setup import Lists, build_company_setup, build_lists, scaled_sizes
 from .spend import SpendWriter
 
-Scenario = Literal["healthy", "tight", "crisis"]
+Scenario = Literal["healthy", "tight", "crisis", "empty"]
 
+# The transactions ``size`` counts; the occasional credits, sales receipts, transfers and payroll journal entries
+# come on top (their volume does not scale).
+SIZED_ENTITIES = frozenset({"Bill", "BillPayment", "Invoice", "Payment", "Purchase", "Deposit"})
 # Transactions in the natural history at scale 1, used for a first guess of the scale a size needs.
 NATURAL_TRANSACTIONS = 2800
 SIZE_ATTEMPTS = 6
@@ -48,11 +52,17 @@ def generate_demo(
 
     ``size`` asks for exactly that many transactions (Bills, BillPayments, Invoices, Payments, Purchases
     and Deposits) instead of the natural volume; raises ``ValueError`` when it is below what a year of
-    books needs.
+    books needs. The ``empty`` scenario is a company just set up: settings and lists, no names or transactions.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    if scenario == "empty":
+        if size is not None:
+            raise ValueError("size does not apply to the empty scenario: it has no transactions")
+        return _empty_company(now, ZoneInfo(tz))
     profile = PROFILES.get(scenario)
     if profile is None:
-        raise ValueError(f"unknown scenario {scenario!r}; expected one of {sorted(PROFILES)}")
+        raise ValueError(f"unknown scenario {scenario!r}; expected one of {sorted(PROFILES)} or 'empty'")
     if size is not None and size < 1:
         raise ValueError("size must be a positive number of transactions")
     if now.tzinfo is None:
@@ -95,6 +105,16 @@ def _generate(profile: Profile, seed: int, now: datetime, zone: ZoneInfo, size: 
     return fitting.finish(card_purchases=size - fitting.core_transactions)
 
 
+def _empty_company(now: datetime, zone: ZoneInfo) -> DemoCompany:
+    """A company just set up: its chart of accounts, terms, payment methods, tax codes, items and settings."""
+    book = Book(random.Random(0), zone, end=now)
+    setup_day = book.today - timedelta(days=1)
+    lists = build_company_setup(book, setup_at=datetime.combine(setup_day, time(9, 0), tzinfo=zone))
+    ops = book.render()
+    settings = _Settings(names.FIRMS["empty"], zone, setup_day, lists)
+    return DemoCompany(settings.company_info(), settings.preferences(), ops)
+
+
 class _Generation:
     """One run of the generator at a given scale: lists and core transactions first, then the rest."""
 
@@ -117,15 +137,25 @@ class _Generation:
         )
         self.opening_checking, self.opening_savings = self._opening_deposits()
         conversion = datetime.combine(self.setup_day + timedelta(days=1), time(9, 0), tzinfo=zone)
-        sales = SalesWriter(
+        writer = SalesWriter(
             self.book, self.lists, start=self.start, today=today, frequency=frequency, conversion=conversion
-        ).write(profile)
+        )
+        sales = writer.write(profile)
         self.monthly_costs = self._monthly_costs(sales.revenue_by_month())
         self.spend = SpendWriter(
             self.book, self.lists, start=self.start, today=today, frequency=frequency, monthly_costs=self.monthly_costs
         )
         self.spend.write_core(profile)
-        self.core_transactions = len(self.book.transactions())
+        ExtrasWriter(
+            self.book,
+            self.lists,
+            random.Random(derive_seed(seed, f"{profile.name}:extras")),
+            start=self.start,
+            today=today,
+            sales_numbers=writer.invoice_numbers,
+            monthly_costs=self.monthly_costs,
+        ).write(sales.invoices, savings=lambda: self._amounts["Savings"])
+        self.core_transactions = sum(1 for draft in self.book.transactions() if draft.entity in SIZED_ENTITIES)
 
     def finish(self, *, card_purchases: int | None) -> DemoCompany:
         count = self.spend.natural_card_purchases() if card_purchases is None else card_purchases
@@ -136,7 +166,8 @@ class _Generation:
         )
         self._fund(opening)
         ops = self.book.render()
-        return DemoCompany(self._company_info(), self._preferences(), ops)
+        settings = _Settings(names.FIRMS[self.profile.name], self.zone, self.setup_day, self.lists)
+        return DemoCompany(settings.company_info(), settings.preferences(), ops)
 
     def _monthly_costs(self, revenue: dict[date, Decimal]) -> Decimal:
         """Costs are sized to the revenue of the settled middle of the history (before any client loss)."""
@@ -180,10 +211,18 @@ class _Generation:
         self.opening_checking.bank_delta = opening.checking
         self.opening_savings.bank_delta = opening.savings
 
-    # -- company settings -----------------------------------------------------------------------
 
-    def _company_info(self) -> dict[str, Any]:
-        firm = names.FIRMS[self.profile.name]
+class _Settings:
+    """CompanyInfo and Preferences of a firm whose lists are numbered (``Book.render`` has run)."""
+
+    def __init__(self, firm: str, zone: ZoneInfo, setup_day: date, lists: Lists) -> None:
+        self.firm = firm
+        self.zone = zone
+        self.setup_day = setup_day
+        self.lists = lists
+
+    def company_info(self) -> dict[str, Any]:
+        firm = self.firm
         address = dict(names.FIRM_ADDRESS)
         return {
             "CompanyName": firm,
@@ -209,12 +248,12 @@ class _Generation:
             ],
         }
 
-    def _preferences(self) -> dict[str, Any]:
+    def preferences(self) -> dict[str, Any]:
         """Every section QBO's Preferences has, shaped as Intuit's full example (ADR 0002), set for this firm.
 
         Called after the drafts are numbered: OtherPrefs names the uncategorized accounts by Id.
         """
-        firm = names.FIRMS[self.profile.name]
+        firm = self.firm
         net_30 = self.lists.terms["Net 30"].ref()
         accounts = self.lists.accounts
         thanks = "Thank you for your business."

@@ -7,6 +7,7 @@ FIRMS = {
     "healthy": "Brightline Advisory Group",
     "tight": "Northfield Consulting Partners",
     "crisis": "Cobalt Street Strategy",
+    "empty": "Greenfield Services Co",
 }
 FIRM_ADDRESS = {
     "Line1": "410 Townsend Street, Suite 300",

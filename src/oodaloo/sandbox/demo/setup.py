@@ -170,15 +170,24 @@ def build_lists(
     book: Book, *, setup_at: datetime, sizes: ListSizes, clients_since: date, habit_weights: tuple[int, ...]
 ) -> Lists:
     clock = _Clock(setup_at)
+    lists = _company_setup(book, clock)
+    lists.vendors = _vendors(book, clock, lists.terms, sizes.contractors)
+    lists.customers = _customers(book, clock, lists.terms, sizes.customers, clients_since, habit_weights)
+    return lists
+
+
+def build_company_setup(book: Book, *, setup_at: datetime) -> Lists:
+    """Only what a company has before any name or transaction: accounts, payment methods, tax, terms, items."""
+    return _company_setup(book, _Clock(setup_at))
+
+
+def _company_setup(book: Book, clock: _Clock) -> Lists:
     accounts = {name: _account(book, clock, name, kind, sub) for name, kind, sub in ACCOUNTS}
     methods = {name: _payment_method(book, clock, name, kind) for name, kind in PAYMENT_METHODS}
     _sales_tax(book, clock)
     terms = {name: _term(book, clock, name, days) for name, days in TERMS}
     items = {item[0]: _item(book, clock, item, accounts) for item in ITEMS}
-    lists = Lists(accounts, terms, items, methods)
-    lists.vendors = _vendors(book, clock, terms, sizes.contractors)
-    lists.customers = _customers(book, clock, terms, sizes.customers, clients_since, habit_weights)
-    return lists
+    return Lists(accounts, terms, items, methods)
 
 
 def _account(book: Book, clock: _Clock, name: str, kind: str, sub: str) -> Draft:

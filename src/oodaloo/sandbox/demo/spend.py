@@ -1,4 +1,4 @@
-"""The demo's spending: payroll, tax payments, vendor bills and their payments, card purchases and payoffs."""
+"""The demo's spending: payroll journal entries, tax payments, vendor bills and payments, card purchases, payoffs."""
 
 from __future__ import annotations
 
@@ -82,12 +82,37 @@ class SpendWriter(Writer):
         while payday <= self.today:
             gross = money(gross_per_run * Decimal(str(self.rng.uniform(0.985, 1.015))))
             taxes = money(gross * Decimal(str(self.rng.uniform(*EMPLOYER_TAX_RATE))))
-            lines = [
-                BillLine("Payroll Expenses", f"Payroll for period ending {payday:%m/%d/%Y}", gross),
-                BillLine("Payroll Taxes", "Employer payroll taxes", taxes),
-            ]
-            self._purchase(payday, self.lists.vendor("payroll"), lines, note="Payroll run (direct deposit)")
+            self._payroll_entry(payday, gross, taxes)
             payday += timedelta(days=14)
+
+    def _payroll_entry(self, payday: date, gross: Decimal, taxes: Decimal) -> Draft:
+        """The payroll provider posts each run to QBO as a journal entry: wages and employer taxes out of Checking."""
+        accounts = self.lists.accounts
+        provider = self.lists.vendor("payroll").name
+        total = gross + taxes
+
+        def line(posting: str, account: str, amount: Decimal, description: str) -> Body:
+            detail = {"PostingType": posting, "AccountRef": accounts[account].ref()}
+            return {
+                "Amount": amount,
+                "DetailType": "JournalEntryLineDetail",
+                "Description": description,
+                "JournalEntryLineDetail": detail,
+            }
+
+        def build() -> Body:
+            return {
+                "TxnDate": payday.isoformat(),
+                "DocNumber": f"PR-{payday:%Y%m%d}",
+                "PrivateNote": f"Payroll run (direct deposit), posted by {provider}",
+                "Line": [
+                    line("Debit", "Payroll Expenses", gross, f"Payroll for period ending {payday:%m/%d/%Y}"),
+                    line("Debit", "Payroll Taxes", taxes, "Employer payroll taxes"),
+                    line("Credit", "Checking", total, "Net pay, withholdings and employer taxes"),
+                ],
+            }
+
+        return self.book.add("JournalEntry", payday, build, bank_delta=-total)
 
     def _estimated_taxes(self) -> None:
         quarterly = self.costs * ESTIMATED_TAX * 3

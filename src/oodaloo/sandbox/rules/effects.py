@@ -14,7 +14,9 @@ from ..faults import business, validation
 from .realm import Obj, WriteSet
 
 # Objects whose version changes when another transaction links them (QBO bumps a Bill when a payment links it).
-VERSIONED_TARGETS = frozenset({"Bill", "Invoice", "Payment"})
+VERSIONED_TARGETS = frozenset({"Bill", "Invoice", "Payment", "VendorCredit", "CreditMemo", "SalesReceipt"})
+# Documents whose open Balance a payment line reduces; it can never go below zero.
+OPEN_DOCUMENTS = ("Bill", "Invoice", "VendorCredit", "CreditMemo")
 
 CLASSIFICATION = {
     "Bank": "Asset",
@@ -101,6 +103,8 @@ def _update_target(
     mirrored = dict(deltas)
     if entity == "Customer" and "Balance" in deltas:
         mirrored["BalanceWithJobs"] = deltas["Balance"]
+    if entity == "CreditMemo" and "Balance" in deltas:
+        mirrored["RemainingCredit"] = deltas["Balance"]
     if entity == "Account" and "CurrentBalance" in deltas:
         mirrored["CurrentBalanceWithSubAccounts"] = deltas["CurrentBalance"]
     if ws.realm.bulk is not None and entity not in VERSIONED_TARGETS and not (removed or added):
@@ -119,7 +123,7 @@ def _update_target(
             updated["LinkedTxn"] = links
         else:
             updated.pop("LinkedTxn", None)
-    if entity in ("Bill", "Invoice"):
+    if entity in OPEN_DOCUMENTS:
         _check_open_balance(entity, updated)
     updated["MetaData"] = {**obj["MetaData"], "LastUpdatedTime": ws.meta_now}
     if entity in VERSIONED_TARGETS:

@@ -18,7 +18,21 @@ Key = tuple[str, str]
 NAME_LISTS = ("Account", "Vendor", "Customer", "Term", "Item", "PaymentMethod")
 # Sales-tax lists: read and queried through the API; QBO creates them (its TaxService), so the sandbox seeds them.
 TAX_LISTS = ("TaxCode", "TaxRate")
-TRANSACTIONS = ("Bill", "BillPayment", "Invoice", "Payment", "Purchase", "Deposit")
+TRANSACTIONS = (
+    "Bill",
+    "BillPayment",
+    "Invoice",
+    "Payment",
+    "Purchase",
+    "Deposit",
+    "VendorCredit",
+    "CreditMemo",
+    "SalesReceipt",
+    "Transfer",
+    "JournalEntry",
+)
+# Sales forms share one DocNumber sequence.
+SALES_FORMS = frozenset({"Invoice", "SalesReceipt", "CreditMemo"})
 SINGLETONS = ("CompanyInfo", "Preferences")
 ENTITIES = SINGLETONS + NAME_LISTS + TAX_LISTS + TRANSACTIONS
 
@@ -254,7 +268,7 @@ class WriteSet:
             for key in index_keys(entity, obj):
                 realm.index[key] = (entity, entity_id)
             realm.store_object(entity, obj)
-            if entity == "Invoice" and str(obj.get("DocNumber", "")).isdigit():
+            if entity in SALES_FORMS and str(obj.get("DocNumber", "")).isdigit():
                 realm.invoice_number = max(realm.invoice_number, int(obj["DocNumber"]))
             realm.log_change(entity, entity_id, self.now, deleted=False)
         if realm.bulk is not None:

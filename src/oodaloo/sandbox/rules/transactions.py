@@ -6,7 +6,6 @@ reference; :func:`effects_of` says what a stored transaction does to accounts, n
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -41,10 +40,12 @@ SALES_DETAILS = ("SalesItemLineDetail", "DescriptionOnly", "SubTotalLineDetail")
 BANK = ("Bank",)
 CREDIT_CARD = ("Credit Card",)
 DEPOSITABLE = ("Bank", "Other Current Asset")
+# What a Deposit line may bring from Undeposited Funds into the bank.
+DEPOSITED_KINDS = ("Payment", "SalesReceipt")
 BILL_PAYMENT_LINK = {"Check": "BillPaymentCheck", "CreditCard": "BillPaymentCreditCard"}
 
 
-def _lines(body: Obj) -> list[Obj]:
+def lines_of(body: Obj) -> list[Obj]:
     lines = body.get("Line")
     if lines is None:
         return []
@@ -93,20 +94,20 @@ def _expense_line(ws: WriteSet, line: Obj, number: int) -> Obj:
     return _base_line(line, number, amount, detail_type, detail)
 
 
-def _expense_lines(ws: WriteSet, body: Obj) -> list[Obj]:
-    lines = _lines(body)
+def expense_lines(ws: WriteSet, body: Obj) -> list[Obj]:
+    lines = lines_of(body)
     if not lines:
         raise required("Line")
     return [_expense_line(ws, line, n) for n, line in enumerate(lines, start=1)]
 
 
-def _total(lines: list[Obj]) -> Decimal:
+def total_of(lines: list[Obj]) -> Decimal:
     return sum((line["Amount"] for line in lines if line["DetailType"] != "SubTotalLineDetail"), ZERO)
 
 
-def _common(ws: WriteSet, body: Obj) -> Obj:
+def common_fields(ws: WriteSet, body: Obj, *, read_only: frozenset[str] = frozenset()) -> Obj:
     """Writable header fields shared by transactions, with TxnDate defaulting to today (company time)."""
-    out = writable(body, frozenset({"TotalAmt", "Line"}))
+    out = writable(body, frozenset({"TotalAmt", "Line"}) | read_only)
     out["TxnDate"] = to_date(body["TxnDate"], "TxnDate") if body.get("TxnDate") else today(ws)
     out["CurrencyRef"] = body.get("CurrencyRef") or USD
     return out
@@ -124,7 +125,7 @@ def _carried_links(prev: Obj | None) -> list[Obj]:
     return list(prev.get("LinkedTxn", [])) if prev else []
 
 
-def _open_balance(total: Decimal, prev: Obj | None, entity: str) -> Decimal:
+def open_balance(total: Decimal, prev: Obj | None, entity: str) -> Decimal:
     """New Balance after a change of total: what was already paid stays paid."""
     if prev is None:
         return total
@@ -153,12 +154,12 @@ def _check_duplicate_doc(ws: WriteSet, bill: Obj, entity_id: str, allow_duplicat
 def build_bill(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str, *, allow_duplicate: bool = False) -> Obj:
     vendor_ref, vendor = resolve(ws, body, "VendorRef", "Vendor", needed=True)
     assert vendor is not None
-    lines = _expense_lines(ws, body)
-    out = _common(ws, body)
+    lines = expense_lines(ws, body)
+    out = common_fields(ws, body)
     out["VendorRef"] = vendor_ref
     ap_ref, _ = account_ref(ws, body, "APAccountRef", types=("Accounts Payable",))
     if ap_ref is None:
-        ap_ref = _default_ref(ws, "Accounts Payable")
+        ap_ref = default_ref(ws, "Accounts Payable")
     out["APAccountRef"] = ap_ref
     term_ref, term = resolve(ws, body, "SalesTermRef", "Term")
     if term_ref is not None:
@@ -167,8 +168,8 @@ def build_bill(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str, *, all
         # QBO fills the due date from the vendor's default terms when the bill names none.
         term = ws.get("Term", vendor["TermRef"]["value"])
     out["DueDate"] = _due_date(ws, body, out["TxnDate"], term)
-    total = _total(lines)
-    out.update({"Line": lines, "TotalAmt": total, "Balance": _open_balance(total, prev, "bill")})
+    total = total_of(lines)
+    out.update({"Line": lines, "TotalAmt": total, "Balance": open_balance(total, prev, "bill")})
     out["LinkedTxn"] = _carried_links(prev)
     if not out["LinkedTxn"]:
         del out["LinkedTxn"]
@@ -176,7 +177,7 @@ def build_bill(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str, *, all
     return out
 
 
-def _default_ref(ws: WriteSet, account_type: str, sub_type: str | None = None) -> Obj:
+def default_ref(ws: WriteSet, account_type: str, sub_type: str | None = None) -> Obj:
     account = default_account(ws, account_type, sub_type=sub_type)
     if account is None:
         raise business(f"The company has no {sub_type or account_type} account.")
@@ -222,16 +223,23 @@ def _sales_line(ws: WriteSet, line: Obj, number: int) -> Obj | None:
     return _base_line(line, number, amount, detail_type, detail)
 
 
-def build_invoice(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj:
-    customer_ref, customer = resolve(ws, body, "CustomerRef", "Customer", needed=True)
-    assert customer is not None
-    raw_lines = _lines(body)
+def build_sales_lines(ws: WriteSet, body: Obj) -> tuple[list[Obj], Obj]:
+    """Sales-form lines (Invoice, CreditMemo, SalesReceipt), numbered from 1, and the generated subtotal line."""
+    raw_lines = lines_of(body)
     lines = [out for n, line in enumerate(raw_lines, start=1) if (out := _sales_line(ws, line, n)) is not None]
     if not lines:
         raise required("Line")
     for n, line in enumerate(lines, start=1):
         line.update({"Id": str(n), "LineNum": n})
-    out = _common(ws, body)
+    subtotal: Obj = {"Amount": total_of(lines), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+    return lines, subtotal
+
+
+def build_invoice(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj:
+    customer_ref, customer = resolve(ws, body, "CustomerRef", "Customer", needed=True)
+    assert customer is not None
+    lines, subtotal = build_sales_lines(ws, body)
+    out = common_fields(ws, body)
     out["CustomerRef"] = customer_ref
     term_ref, term = resolve(ws, body, "SalesTermRef", "Term")
     if term_ref is None and customer.get("SalesTermRef"):
@@ -240,7 +248,7 @@ def build_invoice(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> 
     if term_ref is not None:
         out["SalesTermRef"] = term_ref
     out["DueDate"] = _due_date(ws, body, out["TxnDate"], term)
-    out["DocNumber"] = str(body.get("DocNumber") or (prev or {}).get("DocNumber") or _next_invoice_number(ws))
+    out["DocNumber"] = str(body.get("DocNumber") or (prev or {}).get("DocNumber") or next_sales_number(ws))
     email = body.get("BillEmail") or customer.get("PrimaryEmailAddr")
     if email:
         out["BillEmail"] = email
@@ -253,42 +261,48 @@ def build_invoice(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> 
     out.setdefault("PrintStatus", "NotSet")
     if prev and prev.get("DeliveryInfo"):
         out["DeliveryInfo"] = prev["DeliveryInfo"]
-    total = _total(lines)
-    subtotal: Obj = {"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
-    out.update({"Line": [*lines, subtotal], "TotalAmt": total, "Balance": _open_balance(total, prev, "invoice")})
+    total = subtotal["Amount"]
+    out.update({"Line": [*lines, subtotal], "TotalAmt": total, "Balance": open_balance(total, prev, "invoice")})
     if links := _carried_links(prev):
         out["LinkedTxn"] = links
     return out
 
 
-def _next_invoice_number(ws: WriteSet) -> str:
+def next_sales_number(ws: WriteSet) -> str:
+    # Invoices, sales receipts and credit memos share one number sequence, as sales forms do in QBO (ADR 0002).
     # The realm's counter moves at commit (see WriteSet.commit), so a refused write consumes no number.
     return str(ws.realm.invoice_number + 1)
 
 
 def _linked_lines(
-    ws: WriteSet, body: Obj, *, target: str, party_field: str, party_id: str
-) -> tuple[list[Obj], dict[str, Decimal]]:
-    """Payment-style lines (no DetailType): each line applies its Amount to one linked ``target`` transaction."""
+    ws: WriteSet, body: Obj, *, targets: tuple[str, str], party_field: str, party_id: str
+) -> tuple[list[Obj], Decimal]:
+    """Payment-style lines (no DetailType): each applies its Amount to one linked transaction of ``targets`` —
+    a document it pays (Bill, Invoice) or a credit it uses up (VendorCredit, CreditMemo). Returns the lines and the
+    net amount applied (documents paid less credits used), which the payment's total must cover."""
     out: list[Obj] = []
-    applied: dict[str, Decimal] = defaultdict(Decimal)
-    for line in _lines(body):
+    net = ZERO
+    document, credit = targets
+    for line in lines_of(body):
         amount = to_money(line.get("Amount", 0), "Line.Amount")
         links = line.get("LinkedTxn") or []
         if not isinstance(links, list) or len(links) != 1 or not isinstance(links[0], dict):
-            raise business(f"Each payment line must link exactly one {target}.", "Line.LinkedTxn")
+            raise business(f"Each payment line must link exactly one {document} or {credit}.", "Line.LinkedTxn")
         link = links[0]
-        if link.get("TxnType", target) != target:
-            raise invalid_enum("Line.LinkedTxn.TxnType", link.get("TxnType"), (target,))
+        target = link.get("TxnType", document)
+        if target not in targets:
+            raise invalid_enum("Line.LinkedTxn.TxnType", target, targets)
         txn_id = to_id(link.get("TxnId"), "Line.LinkedTxn.TxnId")
         linked = lookup(ws, target, txn_id, "Line.LinkedTxn.TxnId")
         if linked[party_field]["value"] != party_id:
             raise business(f"{target} {txn_id} belongs to another {party_field[:-3].lower()}.", "Line.LinkedTxn")
         if amount < 0:
             raise business("A payment line amount can't be negative.", "Line.Amount")
-        applied[txn_id] += amount
+        net += amount if target == document else -amount
         out.append({"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": target}]})
-    return out, applied
+    if net < 0:
+        raise business(f"The credits applied exceed the {document.lower()}s paid by {-net}.", "Line")
+    return out, net
 
 
 def _payment_total(body: Obj, applied: Decimal) -> Decimal:
@@ -306,7 +320,7 @@ def build_bill_payment(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str
         raise required("PayType")
     if pay_type not in BILL_PAYMENT_LINK:
         raise invalid_enum("PayType", pay_type, tuple(BILL_PAYMENT_LINK))
-    out = _common(ws, body)
+    out = common_fields(ws, body)
     out.pop("CheckPayment", None)
     out.pop("CreditCardPayment", None)
     if pay_type == "Check":
@@ -319,15 +333,17 @@ def build_bill_payment(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str
         out["CreditCardPayment"] = {**card, "CCAccountRef": cc}
     if body.get("Line") is None and prev is None:
         raise required("Line")
-    lines, applied = _linked_lines(ws, body, target="Bill", party_field="VendorRef", party_id=vendor_ref["value"])
+    lines, applied = _linked_lines(
+        ws, body, targets=("Bill", "VendorCredit"), party_field="VendorRef", party_id=vendor_ref["value"]
+    )
     ap_ref, _ = account_ref(ws, body, "APAccountRef", types=("Accounts Payable",))
     out.update(
         {
             "VendorRef": vendor_ref,
             "PayType": pay_type,
-            "APAccountRef": ap_ref or _default_ref(ws, "Accounts Payable"),
+            "APAccountRef": ap_ref or default_ref(ws, "Accounts Payable"),
             "Line": lines,
-            "TotalAmt": _payment_total(body, sum(applied.values(), ZERO)),
+            "TotalAmt": _payment_total(body, applied),
         }
     )
     return out
@@ -339,20 +355,20 @@ def build_payment(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> 
     if body.get("TotalAmt") is None and not body.get("Line"):
         raise required("TotalAmt")
     lines, applied = _linked_lines(
-        ws, body, target="Invoice", party_field="CustomerRef", party_id=customer_ref["value"]
+        ws, body, targets=("Invoice", "CreditMemo"), party_field="CustomerRef", party_id=customer_ref["value"]
     )
-    out = _common(ws, body)
+    out = common_fields(ws, body)
     deposit_ref, _ = account_ref(ws, body, "DepositToAccountRef", types=DEPOSITABLE)
     ar_ref, _ = account_ref(ws, body, "ARAccountRef", types=("Accounts Receivable",))
-    total = _payment_total(body, sum(applied.values(), ZERO))
+    total = _payment_total(body, applied)
     out.update(
         {
             "CustomerRef": customer_ref,
-            "DepositToAccountRef": deposit_ref or _default_ref(ws, "Other Current Asset", "UndepositedFunds"),
-            "ARAccountRef": ar_ref or _default_ref(ws, "Accounts Receivable"),
+            "DepositToAccountRef": deposit_ref or default_ref(ws, "Other Current Asset", "UndepositedFunds"),
+            "ARAccountRef": ar_ref or default_ref(ws, "Accounts Receivable"),
             "Line": lines,
             "TotalAmt": total,
-            "UnappliedAmt": total - sum(applied.values(), ZERO),
+            "UnappliedAmt": total - applied,
             "ProcessPayment": False,
         }
     )
@@ -360,12 +376,13 @@ def build_payment(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> 
         out["PaymentMethodRef"] = method
     if links := _carried_links(prev):
         out["LinkedTxn"] = links
-        _refuse_deposited_change(prev, out)
+        refuse_deposited_change(prev, out)
     return out
 
 
-def _refuse_deposited_change(prev: Obj | None, new: Obj | None) -> None:
-    """A deposited payment's amount and account are fixed until its Deposit is deleted (QBO code 6540)."""
+def refuse_deposited_change(prev: Obj | None, new: Obj | None) -> None:
+    """A deposited payment's or sales receipt's amount and account are fixed until its Deposit is deleted (QBO code
+    6540)."""
     if prev is None or not any(lt["TxnType"] == "Deposit" for lt in prev.get("LinkedTxn", [])):
         return
     if new is not None and (
@@ -402,12 +419,12 @@ def build_purchase(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) ->
     account, _ = account_ref(
         ws, body, "AccountRef", needed=True, types=CREDIT_CARD if payment_type == "CreditCard" else BANK
     )
-    lines = _expense_lines(ws, body)
-    out = _common(ws, body)
+    lines = expense_lines(ws, body)
+    out = common_fields(ws, body)
     credit = to_bool(body.get("Credit", False), "Credit")
     if credit and payment_type != "CreditCard":
         raise business("Only credit card purchases can be credits.", "Credit")
-    out.update({"PaymentType": payment_type, "AccountRef": account, "Line": lines, "TotalAmt": _total(lines)})
+    out.update({"PaymentType": payment_type, "AccountRef": account, "Line": lines, "TotalAmt": total_of(lines)})
     out["Credit"] = credit
     if party := _party_ref(ws, body):
         out["EntityRef"] = party
@@ -419,18 +436,19 @@ def _deposit_line(ws: WriteSet, line: Obj, number: int, deposit_id: str) -> Obj:
     links = line.get("LinkedTxn")
     if links:
         link = links[0] if isinstance(links, list) and isinstance(links[0], dict) else None
-        if link is None or link.get("TxnType", "Payment") != "Payment":
-            raise business("A deposit line can only link a Payment.", "Line.LinkedTxn")
-        payment_id = to_id(link.get("TxnId"), "Line.LinkedTxn.TxnId")
-        payment = lookup(ws, "Payment", payment_id, "Line.LinkedTxn.TxnId")
-        account = ws.get("Account", payment["DepositToAccountRef"]["value"])
+        kind = None if link is None else link.get("TxnType", "Payment")
+        if link is None or kind not in DEPOSITED_KINDS:
+            raise business("A deposit line can only link a Payment or a SalesReceipt.", "Line.LinkedTxn")
+        received_id = to_id(link.get("TxnId"), "Line.LinkedTxn.TxnId")
+        received = lookup(ws, kind, received_id, "Line.LinkedTxn.TxnId")
+        account = ws.get("Account", received["DepositToAccountRef"]["value"])
         if account is None or account.get("AccountSubType") != "UndepositedFunds":
-            raise business(f"Payment {payment_id} was not received into Undeposited Funds.", "Line.LinkedTxn")
-        if any(lt["TxnType"] == "Deposit" and lt["TxnId"] != deposit_id for lt in payment.get("LinkedTxn", [])):
-            raise business(f"Payment {payment_id} has already been deposited.", "Line.LinkedTxn")
-        if amount != payment["TotalAmt"]:
-            raise business(f"The deposit line must carry the payment's full amount {payment['TotalAmt']}.", "Line")
-        line_link = {"TxnId": payment_id, "TxnType": "Payment", "TxnLineId": str(link.get("TxnLineId", "0"))}
+            raise business(f"{kind} {received_id} was not received into Undeposited Funds.", "Line.LinkedTxn")
+        if any(lt["TxnType"] == "Deposit" and lt["TxnId"] != deposit_id for lt in received.get("LinkedTxn", [])):
+            raise business(f"{kind} {received_id} has already been deposited.", "Line.LinkedTxn")
+        if amount != received["TotalAmt"]:
+            raise business(f"The deposit line must carry the full amount {received['TotalAmt']}.", "Line")
+        line_link = {"TxnId": received_id, "TxnType": kind, "TxnLineId": str(link.get("TxnLineId", "0"))}
         return {"Id": str(number), "LineNum": number, "Amount": amount, "LinkedTxn": [line_link]}
     detail = dict(line.get("DepositLineDetail") or {})
     account_out, _ = account_ref(ws, detail, "AccountRef", needed=True)
@@ -442,11 +460,11 @@ def _deposit_line(ws: WriteSet, line: Obj, number: int, deposit_id: str) -> Obj:
 
 def build_deposit(ws: WriteSet, body: Obj, prev: Obj | None, entity_id: str) -> Obj:
     deposit_to, _ = account_ref(ws, body, "DepositToAccountRef", needed=True, types=DEPOSITABLE)
-    raw = _lines(body)
+    raw = lines_of(body)
     if not raw:
         raise required("Line")
     lines = [_deposit_line(ws, line, n, entity_id) for n, line in enumerate(raw, start=1)]
-    out = _common(ws, body)
+    out = common_fields(ws, body)
     total = sum((line["Amount"] for line in lines), ZERO)
     cash_back = body.get("CashBack")
     if cash_back:
@@ -469,7 +487,7 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def _line_account(ws: WriteSet, line: Obj) -> str | None:
+def line_account(ws: WriteSet, line: Obj) -> str | None:
     detail_type = line.get("DetailType")
     if detail_type == "AccountBasedExpenseLineDetail":
         return str(line[detail_type]["AccountRef"]["value"])
@@ -497,15 +515,15 @@ def effects_of(ws: WriteSet, entity: str, obj: Obj) -> Effects:
 
 def _bill_effects(ws: WriteSet, bill: Obj, fx: Effects) -> None:
     for line in bill["Line"]:
-        fx.post(_line_account(ws, line), line["Amount"])
+        fx.post(line_account(ws, line), line["Amount"])
     fx.post(bill["APAccountRef"]["value"], -bill["TotalAmt"])
     fx.add("Vendor", bill["VendorRef"]["value"], "Balance", bill["TotalAmt"])
 
 
 def _invoice_effects(ws: WriteSet, invoice: Obj, fx: Effects) -> None:
     for line in invoice["Line"]:
-        fx.post(_line_account(ws, line), -line["Amount"])
-    ar = invoice.get("ARAccountRef") or _default_ref(ws, "Accounts Receivable")
+        fx.post(line_account(ws, line), -line["Amount"])
+    ar = invoice.get("ARAccountRef") or default_ref(ws, "Accounts Receivable")
     fx.post(ar["value"], invoice["TotalAmt"])
     fx.add("Customer", invoice["CustomerRef"]["value"], "Balance", invoice["TotalAmt"])
 
@@ -520,9 +538,9 @@ def _bill_payment_effects(ws: WriteSet, payment: Obj, fx: Effects) -> None:
     fx.add("Vendor", payment["VendorRef"]["value"], "Balance", -total)
     link_type = BILL_PAYMENT_LINK[payment["PayType"]]
     for line in payment["Line"]:
-        bill_id = line["LinkedTxn"][0]["TxnId"]
-        fx.add("Bill", bill_id, "Balance", -line["Amount"])
-        fx.links.add(("Bill", bill_id, payment["Id"], link_type))
+        link = line["LinkedTxn"][0]
+        fx.add(link["TxnType"], link["TxnId"], "Balance", -line["Amount"])
+        fx.links.add((link["TxnType"], link["TxnId"], payment["Id"], link_type))
 
 
 def _payment_effects(ws: WriteSet, payment: Obj, fx: Effects) -> None:
@@ -531,15 +549,15 @@ def _payment_effects(ws: WriteSet, payment: Obj, fx: Effects) -> None:
     fx.post(payment["ARAccountRef"]["value"], -total)
     fx.add("Customer", payment["CustomerRef"]["value"], "Balance", -total)
     for line in payment["Line"]:
-        invoice_id = line["LinkedTxn"][0]["TxnId"]
-        fx.add("Invoice", invoice_id, "Balance", -line["Amount"])
-        fx.links.add(("Invoice", invoice_id, payment["Id"], "Payment"))
+        link = line["LinkedTxn"][0]
+        fx.add(link["TxnType"], link["TxnId"], "Balance", -line["Amount"])
+        fx.links.add((link["TxnType"], link["TxnId"], payment["Id"], "Payment"))
 
 
 def _purchase_effects(ws: WriteSet, purchase: Obj, fx: Effects) -> None:
     sign = -1 if purchase.get("Credit") else 1
     for line in purchase["Line"]:
-        fx.post(_line_account(ws, line), sign * line["Amount"])
+        fx.post(line_account(ws, line), sign * line["Amount"])
     fx.post(purchase["AccountRef"]["value"], -sign * purchase["TotalAmt"])
 
 
@@ -547,13 +565,13 @@ def _deposit_effects(ws: WriteSet, deposit: Obj, fx: Effects) -> None:
     fx.post(deposit["DepositToAccountRef"]["value"], deposit["TotalAmt"])
     for line in deposit["Line"]:
         if "LinkedTxn" in line:
-            payment_id = line["LinkedTxn"][0]["TxnId"]
-            payment = ws.get("Payment", payment_id)
-            if payment is not None:
-                fx.post(payment["DepositToAccountRef"]["value"], -line["Amount"])
-            fx.links.add(("Payment", payment_id, deposit["Id"], "Deposit"))
+            link = line["LinkedTxn"][0]
+            received = ws.get(link["TxnType"], link["TxnId"])
+            if received is not None:
+                fx.post(received["DepositToAccountRef"]["value"], -line["Amount"])
+            fx.links.add((link["TxnType"], link["TxnId"], deposit["Id"], "Deposit"))
         else:
-            fx.post(_line_account(ws, line), -line["Amount"])
+            fx.post(line_account(ws, line), -line["Amount"])
     if "CashBack" in deposit:
         fx.post(deposit["CashBack"]["AccountRef"]["value"], deposit["CashBack"]["Amount"])
 
@@ -569,12 +587,12 @@ _EFFECTS: dict[str, Callable[[WriteSet, Obj, Effects], None]] = {
 
 
 def voided(obj: Obj, entity: str, meta_now: str) -> Obj:
-    """The voided form of an Invoice, Payment or BillPayment: amounts zeroed, payment lines cleared."""
+    """The voided form of an Invoice, SalesReceipt, Payment or BillPayment: amounts zeroed, payment lines cleared."""
     out = dict(obj)
     note = obj.get("PrivateNote")
     out["PrivateNote"] = f"Voided - {note}" if note else "Voided"
     out["TotalAmt"] = ZERO
-    if entity == "Invoice":
+    if entity in ("Invoice", "SalesReceipt"):
         out["Balance"] = ZERO
         out["Line"] = [_zero_line(line) for line in obj["Line"]]
     else:
@@ -595,10 +613,10 @@ def _zero_line(line: Obj) -> Obj:
 def check_deletable(entity: str, obj: Obj) -> None:
     """A transaction others point at can't vanish underneath them."""
     links = obj.get("LinkedTxn", [])
-    if entity == "Payment":
-        _refuse_deposited_change(obj, None)
-    elif entity in ("Bill", "Invoice") and links:
+    if entity in DEPOSITED_KINDS:
+        refuse_deposited_change(obj, None)
+    elif entity in ("Bill", "Invoice", "VendorCredit", "CreditMemo") and links:
         kinds = ", ".join(sorted({f"{lt['TxnType']} {lt['TxnId']}" for lt in links}))
         raise business(
-            f"This {entity.lower()} has payments applied ({kinds}); delete or unlink them first.", "LinkedTxn"
+            f"This {entity.lower()} is applied in payments ({kinds}); delete or unlink them first.", "LinkedTxn"
         )
