@@ -113,7 +113,7 @@ if not state then
   return 1
 end
 if state == 'running' then
-  -- disabled
+  redis.call('HSET', KEYS[1], 'follow_up', ARGV[1])
 end
 return 0
 """
