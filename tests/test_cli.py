@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from oodaloo.cli import app, sandbox_config_from_options
 from oodaloo.migrations import current_revision, head_revision
-from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, SANDBOX_QBO_CLIENT_SECRET
+from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, SANDBOX_QBO_CLIENT_SECRET, Settings
 from tests.conftest import new_database_url
+from tests.domains.qbo.bulk_support import Fleet, fleet
 
 runner = CliRunner()
 
@@ -20,7 +24,7 @@ runner = CliRunner()
 def test_help_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("run", "migrate", "check-migrations", "sandbox"):
+    for command in ("run", "migrate", "check-migrations", "sandbox", "sync"):
         assert command in result.output
 
 
@@ -111,3 +115,76 @@ def test_worker_and_scheduler_need_a_redis_url() -> None:
         result = runner.invoke(app, [command], env={"OODALOO_REDIS_URL": ""})
         assert result.exit_code == 2, result.output
         assert "OODALOO_REDIS_URL" in result.output
+
+
+# ------------------------------------------------------------------------------------------------ oodaloo sync
+def _sync_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives ``oodaloo sync`` the served app's settings (its database, secret key, QBO)."""
+    env = {
+        "OODALOO_ENVIRONMENT": settings.environment,
+        "OODALOO_DATABASE_URL": settings.database_url,
+        "OODALOO_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "OODALOO_QBO_API_BASE_URL": settings.qbo_api_base_url,
+        "OODALOO_QBO_DISCOVERY_URL": settings.qbo_discovery_url,
+        "OODALOO_QBO_REDIRECT_URI": settings.qbo_redirect_uri,
+        "OODALOO_REDIS_URL": settings.redis_url or "",
+        "OODALOO_LOG_LEVEL": "ERROR",
+    }
+    return env
+
+
+@pytest.fixture
+def businesses(settings: Settings, tmp_path: Path, worker_id: str) -> Iterator[Fleet]:
+    with fleet(settings, tmp_path, f"oodaloo_cli_sync_{worker_id}") as found:
+        yield found
+
+
+def test_sync_all_through_the_console_script_syncs_each_connected_business_with_a_progress_bar(
+    businesses: Fleet,
+) -> None:
+    healthy, failing = businesses.add_business(), businesses.add_business()
+    businesses.revoke_tokens(failing)
+    script = Path(sys.executable).parent / "oodaloo"
+
+    synced = subprocess.run(
+        [script, "sync", "--all"],
+        env={**os.environ, **_sync_env(businesses.settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert synced.returncode == 1, synced.stderr  # one business failed
+    assert "Traceback" not in synced.stderr
+    assert "Syncing" in synced.stderr  # the progress bar
+    assert "2/2" in synced.stderr
+    lines = {line.split()[1]: line for line in synced.stdout.splitlines() if line.startswith(("ok", "FAILED"))}
+    assert lines[str(healthy)].startswith("ok")
+    assert " full " in lines[str(healthy)]
+    assert lines[str(failing)].startswith("FAILED")
+    assert "reconnect" in lines[str(failing)]
+    assert "Synced 1 of 2 businesses." in synced.stdout
+    businesses.harness(healthy).assert_mirror_equals_sandbox()
+
+    again = runner.invoke(app, ["sync", str(healthy)], env=_sync_env(businesses.settings))
+
+    assert again.exit_code == 0, again.output
+    assert " cdc " in again.output  # synced before: incremental now
+    assert "Synced 1 of 1 businesses." in again.output
+
+
+def test_sync_refuses_an_unknown_or_unconnected_business_clearly(businesses: Fleet) -> None:
+    unconnected = businesses.add_business(connected=False)
+    unknown = uuid.uuid4()
+    env = _sync_env(businesses.settings)
+
+    for business_id, expected in ((unknown, f"No business has the id {unknown}"), (unconnected, "not connected")):
+        result = runner.invoke(app, ["sync", str(business_id)], env=env)
+        assert result.exit_code == 2, result.output
+        assert expected in result.output
+        assert "Traceback" not in result.output
+    for arguments, expected in ((["sync"], "BUSINESS_ID or --all"), (["sync", "nope"], "is not a business id")):
+        result = runner.invoke(app, arguments, env=env)
+        assert result.exit_code == 2, result.output
+        assert expected in result.output

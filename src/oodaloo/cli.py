@@ -3,6 +3,7 @@ standalone QBO sandbox."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +23,7 @@ from oodaloo.sandbox.config import (
 from oodaloo.settings import Settings
 
 if TYPE_CHECKING:
+    from oodaloo.domains.qbo.service import BusinessSyncResult
     from oodaloo.wiring import QBORuntime
 
 app = typer.Typer(help="Oodaloo: a weekly cash-runway console for QuickBooks Online.", no_args_is_help=True)
@@ -147,6 +149,86 @@ def scheduler() -> None:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     asyncio.run(run_scheduler(redis_url=redis_url))
+
+
+@app.command()
+def sync(
+    business_id: Annotated[str | None, typer.Argument(help="Id of the business to sync.", show_default=False)] = None,
+    all_businesses: Annotated[bool, typer.Option("--all", help="Sync every business connected to QuickBooks.")] = False,
+) -> None:
+    """Bring QuickBooks mirrors up to date now: one business, or --all connected ones (a full sync the first time or
+    to finish an interrupted one, else an incremental one). Exits 1 if a sync failed, 2 if one cannot start."""
+    import asyncio
+
+    from oodaloo.infra.logging import configure_logging
+
+    target = _sync_target(business_id, all_businesses)
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+    results = asyncio.run(_sync_businesses(settings, target))
+    failed = [result for result in results if result.error is not None]
+    for result in results:
+        typer.echo(_sync_line(result))
+    typer.echo(f"Synced {len(results) - len(failed)} of {len(results)} businesses.")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _sync_target(business_id: str | None, all_businesses: bool) -> uuid.UUID | None:
+    """The one business to sync, or None for --all; exit 2 unless exactly one of them is given and the id is one."""
+    if (business_id is None) == (not all_businesses):
+        typer.echo("Give a BUSINESS_ID or --all (one of them).", err=True)
+        raise typer.Exit(2)
+    if business_id is None:
+        return None
+    try:
+        return uuid.UUID(business_id)
+    except ValueError:
+        typer.echo(f"{business_id!r} is not a business id (a UUID such as 3f2c...-...).", err=True)
+        raise typer.Exit(2) from None
+
+
+async def _sync_businesses(settings: Settings, business_id: uuid.UUID | None) -> list[BusinessSyncResult]:
+    """Run the syncs with the worker's runtime, a progress bar on stderr advancing as each business finishes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from oodaloo.domains.qbo.service import BusinessNotSyncable, QBOBulkScheduledService
+    from oodaloo.domains.qbo.sync import MirrorSync
+    from oodaloo.wiring import worker_runtime
+
+    runtime = await worker_runtime(settings)
+    try:
+        assert runtime.database is not None  # worker_runtime owns its database
+        sessionmaker = runtime.database.sessionmaker
+        mirror = MirrorSync(sync=runtime.sync, connections=runtime.connections, sessionmaker=sessionmaker)
+        bulk = QBOBulkScheduledService(mirror=mirror, sessionmaker=sessionmaker)
+        if business_id is not None:
+            try:
+                await bulk.check_syncable(business_id)
+            except BusinessNotSyncable as refused:
+                typer.echo(str(refused), err=True)
+                raise typer.Exit(2) from None
+        targets = [business_id] if business_id is not None else await bulk.connected_businesses()
+        columns = (TextColumn("Syncing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=_stderr_console()) as progress:
+            bar = progress.add_task("sync", total=len(targets))
+            return await bulk.sync_all(targets, on_result=lambda _result: progress.advance(bar))
+    finally:
+        await runtime.aclose()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _sync_line(result: BusinessSyncResult) -> str:
+    seconds = f"{result.duration_seconds:.1f} s"
+    if result.report is None or result.error is not None:
+        return f"FAILED  {result.business_id}  {result.kind.value}  {seconds}  {result.error}"
+    stored = sum(result.report.counts.values())
+    return f"ok      {result.business_id}  {result.kind.value}  {seconds}  {result.report.calls} calls, {stored} stored"
 
 
 @app.command()

@@ -30,6 +30,7 @@ from oodaloo.infra.web.middleware import RequestBodyLimitMiddleware, RequestCont
 from oodaloo.migrations import upgrade_engine_to_head
 from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo, webhooks
 from oodaloo.runway.routes.docs import install_api_docs
+from oodaloo.runway.routes.sync import router as sync_router
 from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, EMBEDDED_SANDBOX_PATH, Settings, get_settings
 from oodaloo.wiring import QBORuntime, build_runtime, connect_demo_when_ready
 
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(accounts.router)
     app.include_router(webhooks.router)
+    app.include_router(sync_router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)

@@ -1,5 +1,6 @@
 """The ``bill.pay`` action: create one BillPayment in QBO exactly once (SmartSync's action log runs it), find it again
-by its marker, and check later that QBO still shows it."""
+by its marker, and check later that QBO still shows it. The payment QBO answered is recorded in the mirror in the
+transaction that settles the action (no read after the write)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from oodaloo.domains.ap.errors import (
     NOT_CONNECTED_CODE,
     QBO_VALIDATION_CODE,
@@ -16,6 +19,7 @@ from oodaloo.domains.ap.errors import (
     field_of_element,
     qbo_message,
 )
+from oodaloo.domains.ap.mirror import raw_of, record_bill_payment
 from oodaloo.domains.ap.schemas import CENTS
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.domains.qbo.client import QBOClient, quote
@@ -116,14 +120,14 @@ class PayBillHandler:
         except QBOAuthError as error:
             # 401/403 come from QBO's gateway before the request is processed: the payment was not written.
             raise ActionRejected("qbo_auth", qbo_message(error)) from error
-        return _result(created, payload)
+        return _result(created, payload, ctx.business_id)
 
     async def find(self, ctx: ActionContext) -> ActionResult | None:
         payload = PayBillPayload.of(ctx.payload)
         where = f"VendorRef = {quote(payload.vendor_id)} AND TxnDate = {quote(payload.txn_date.isoformat())}"
         async for payment in self._client(ctx).query(BillPayment, where=where):
             if payment.private_note == ctx.marker:
-                return _result(payment, payload)
+                return _result(payment, payload, ctx.business_id)
         return None
 
     async def check(self, ctx: ActionContext, done: ActionResult) -> dict[str, Any] | None:
@@ -138,9 +142,14 @@ class PayBillHandler:
         return None
 
 
-def _result(payment: BillPayment, payload: PayBillPayload) -> ActionResult:
+def _result(payment: BillPayment, payload: PayBillPayload, business_id: uuid.UUID) -> ActionResult:
     if payment.id is None:
         raise ValueError("QuickBooks answered with a BillPayment without an Id")
+    raw = raw_of(payment)
+
+    async def mirror(session: AsyncSession) -> None:
+        await record_bill_payment(session, business_id, raw)
+
     return ActionResult(
         qbo_entity=BILL_PAYMENT,
         qbo_id=payment.id,
@@ -151,6 +160,7 @@ def _result(payment: BillPayment, payload: PayBillPayload) -> ActionResult:
             "pay_from_account_id": payload.account_id,
             "payment_date": (payment.txn_date or payload.txn_date).isoformat(),
         },
+        on_settle=mirror,
     )
 
 

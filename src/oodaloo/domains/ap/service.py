@@ -1,6 +1,11 @@
-"""Listing and paying bills: the open bills and the accounts they can be paid from, read from QuickBooks, and a payment
-checked against what the user was shown (fresh cached snapshots, else QuickBooks itself), then run as the ``bill.pay``
-action exactly once."""
+"""Listing and paying bills: the open bills and the accounts they can be paid from, and a payment checked before it is
+sent, then run as the ``bill.pay`` action exactly once (which records its result in the mirror as it settles).
+
+Once a business's mirror has been synced, everything is read from it: listing never waits on QuickBooks, and a
+payment is checked there (bill open, amount within its balance, account usable), so paying is one QuickBooks round
+trip whether or not the bills were listed first; a bill or account the mirror does not have yet (created since its last
+sync) is read from QuickBooks. Until the first sync completes the mirror is empty for the business, and proves
+nothing: listing reads QuickBooks, and a payment is checked against the snapshots a listing kept, else QuickBooks."""
 
 from __future__ import annotations
 
@@ -27,12 +32,14 @@ from oodaloo.domains.ap.errors import (
     not_connected_error,
     read_error,
 )
+from oodaloo.domains.ap.mirror import PayablesMirror, account_currency, account_name, vendor_name
 from oodaloo.domains.ap.repository import ActionRepository
 from oodaloo.domains.ap.schemas import ActionOut, BillPaymentOut, OpenBillOut, PayBillIn, PayFromAccountOut
 from oodaloo.domains.ap.snapshots import PAY_TYPE_OF_ACCOUNT, AccountSnapshot, BillSnapshot, SnapshotCache, money
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.domains.qbo.client import QBOClient, quote
 from oodaloo.domains.qbo.errors import QBOError, QBONotFound, QBOValidationError
+from oodaloo.domains.qbo.mirror_models import MirroredAccount, MirroredBill, MirrorStatus
 from oodaloo.domains.qbo.schemas import Account, Bill
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.models import ActionStatus, QBOAction
@@ -76,6 +83,15 @@ class PaymentAnswer:
         return 200 if self.body.status == "succeeded" else 202
 
 
+@dataclass(frozen=True)
+class Mirrored:
+    """What a synced mirror says of a payment's bill and account (None: not mirrored yet)."""
+
+    bill: BillSnapshot | None
+    bill_deleted: bool
+    account: AccountSnapshot | None
+
+
 class BillService:
     """A boundary: every database access runs in its own short unit of work, never across a call to QBO."""
 
@@ -93,9 +109,15 @@ class BillService:
         self._deadline_seconds = deadline_seconds
 
     async def open_bills(self, business_id: uuid.UUID) -> list[OpenBillOut]:
-        """The bills with a balance left, soonest due first; each, and each Bank or Credit Card account, is kept as a
-        snapshot for a few minutes so that paying from this list needs QuickBooks only for the payment itself."""
+        """The bills with a balance left, soonest due first: from the mirror once synced. Read from QuickBooks before
+        that, each bill and each Bank or Credit Card account is kept as a snapshot for a few minutes so that paying
+        from this list needs QuickBooks only for the payment itself."""
         realm_id = await self._realm_of(business_id)
+        async with unit_of_work(self._sessionmaker) as session:
+            mirror = PayablesMirror(session, business_id)
+            if await mirror.synced(realm_id):
+                mirrored = [_mirrored_bill_out(row) for row in await mirror.open_bills() if row.vendor_id is not None]
+                return sorted(mirrored, key=_soonest_due_first)
         client = self._client(business_id, realm_id)
         try:
             bills, accounts = await _both(
@@ -111,16 +133,21 @@ class BillService:
         return sorted((_open_bill_out(bill, snapshot) for bill, snapshot in listed), key=_soonest_due_first)
 
     async def pay_from_accounts(self, business_id: uuid.UUID) -> list[PayFromAccountOut]:
-        """The active Bank and Credit Card accounts with their balances, banks first, then by name; kept as snapshots
-        like the open bills, so paying from one just listed needs QuickBooks only for the payment itself."""
+        """The active Bank and Credit Card accounts with their balances, banks first, then by name: from the mirror
+        once synced; else from QuickBooks, kept as snapshots like the open bills."""
         realm_id = await self._realm_of(business_id)
+        async with unit_of_work(self._sessionmaker) as session:
+            mirror = PayablesMirror(session, business_id)
+            if await mirror.synced(realm_id):
+                listed = [_mirrored_account_out(row) for row in await mirror.active_accounts(PAY_TYPE_OF_ACCOUNT)]
+                return sorted(listed, key=_banks_first)
         try:
             accounts = await self._client(business_id, realm_id).query_all(Account, where=PAY_FROM_ACCOUNTS)
         except QBOError as error:
             raise read_error(error, realm_id) from error
         await _keep_accounts(SnapshotCache(self._sync, realm_id), accounts)
         usable = [out for account in accounts if (out := _pay_from_out(account)) is not None]
-        return sorted(usable, key=lambda out: (out.account_type != "Bank", out.name.casefold(), out.account_id))
+        return sorted(usable, key=_banks_first)
 
     async def pay(self, payer: Payer, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
         """Pay ``request.amount`` of ``bill_id``. A repeated ``idempotency_key`` returns the first outcome, without
@@ -131,12 +158,13 @@ class BillService:
             return await self._repeat(payer, earlier, bill_id, request, idempotency_key)
         txn_date = _payment_date(request.payment_date, _today_in(payer.timezone))
         realm_id = await self._realm_of(payer.business_id)
+        mirrored = await self._mirrored(payer.business_id, realm_id, bill_id, request.pay_from_account_id)
         snapshots = SnapshotCache(self._sync, realm_id)
         client = self._client(payer.business_id, realm_id)
         try:
             bill, pay_type = await _both(
-                self._open_bill(client, snapshots, bill_id, request.amount),
-                self._pay_type(client, snapshots, request.pay_from_account_id),
+                self._open_bill(client, snapshots, mirrored, bill_id, request.amount),
+                self._pay_type(client, snapshots, mirrored, request.pay_from_account_id),
             )
         except (InvalidInput, NotFound):
             # Two copies of one request sent at once: the other may have paid the bill since the key was looked up
@@ -154,7 +182,7 @@ class BillService:
             txn_date=txn_date,
         )
         outcome = await self._execute(payer, realm_id, idempotency_key, payload)
-        if not outcome.repeated:
+        if mirrored is None and not outcome.repeated:
             await _after_payment(snapshots, bill, request.amount, outcome.status)
         return _answer(outcome, payload)
 
@@ -203,12 +231,34 @@ class BillService:
             raise not_connected_error(state)
         return state.realm_id
 
+    async def _mirrored(
+        self, business_id: uuid.UUID, realm_id: str, bill_id: str, account_id: str
+    ) -> Mirrored | None:
+        """The mirror's bill and account, or None when the business's mirror of this realm was never synced."""
+        async with unit_of_work(self._sessionmaker) as session:
+            mirror = PayablesMirror(session, business_id)
+            if not await mirror.synced(realm_id):
+                return None
+            bill, account = await mirror.bill(bill_id), await mirror.account(account_id)
+        deleted = bill is not None and bill.status is MirrorStatus.DELETED
+        return Mirrored(
+            bill=None if bill is None or deleted or bill.vendor_id is None else _bill_snapshot(bill),
+            bill_deleted=deleted,
+            account=None if account is None else _account_snapshot(account),
+        )
+
     async def _open_bill(
-        self, client: QBOClient, snapshots: SnapshotCache, bill_id: str, amount: Decimal
+        self, client: QBOClient, snapshots: SnapshotCache, mirrored: Mirrored | None, bill_id: str, amount: Decimal
     ) -> BillSnapshot:
-        """The bill, checked open for ``amount``. A cached snapshot may only let the payment through (QuickBooks
-        checks it again on create); a refusal is always decided on QuickBooks' current data."""
-        cached = await snapshots.bill(bill_id)
+        """The bill, checked open for ``amount``. The synced mirror decides (QuickBooks checks again on create); a
+        bill it does not have yet is read from QuickBooks. Before a sync, a cached snapshot may only let the payment
+        through; a refusal is then always decided on QuickBooks' current data."""
+        if mirrored is not None and mirrored.bill_deleted:
+            raise BillNotFound(bill_id)
+        if mirrored is not None and mirrored.bill is not None:
+            mirrored.bill.check_payable(amount)
+            return mirrored.bill
+        cached = None if mirrored is not None else await snapshots.bill(bill_id)
         if cached is not None and cached.can_pay(amount):
             return cached
         bill = await self._read_bill(client, snapshots, bill_id)
@@ -230,9 +280,13 @@ class BillService:
         await snapshots.keep_bill(snapshot)
         return snapshot
 
-    async def _pay_type(self, client: QBOClient, snapshots: SnapshotCache, account_id: str) -> str:
-        """How a payment from the account is made (Check or CreditCard); like a bill, refused on current data only."""
-        cached = await snapshots.account(account_id)
+    async def _pay_type(
+        self, client: QBOClient, snapshots: SnapshotCache, mirrored: Mirrored | None, account_id: str
+    ) -> str:
+        """How a payment from the account is made (Check or CreditCard): decided like the bill's check."""
+        if mirrored is not None and mirrored.account is not None:
+            return mirrored.account.pay_type()
+        cached = None if mirrored is not None else await snapshots.account(account_id)
         if cached is not None and cached.usable:
             return cached.pay_type()
         try:
@@ -377,6 +431,50 @@ def _open_bill_out(bill: Bill, snapshot: BillSnapshot) -> OpenBillOut:
         total=money(bill.total_amt if bill.total_amt is not None else snapshot.balance),
         balance=money(snapshot.balance),
     )
+
+
+def _bill_snapshot(row: MirroredBill) -> BillSnapshot:
+    return BillSnapshot(
+        bill_id=row.qbo_id,
+        vendor_id=row.vendor_id or "",
+        balance=row.balance if row.balance is not None else Decimal(0),
+        due_date=row.due_date,
+        doc_number=row.doc_number,
+    )
+
+
+def _account_snapshot(row: MirroredAccount) -> AccountSnapshot:
+    return AccountSnapshot(row.qbo_id, row.account_type, row.status is MirrorStatus.ACTIVE, row.name)
+
+
+def _mirrored_bill_out(row: MirroredBill) -> OpenBillOut:
+    balance = row.balance if row.balance is not None else Decimal(0)
+    return OpenBillOut(
+        bill_id=row.qbo_id,
+        vendor_id=row.vendor_id or "",
+        vendor_name=vendor_name(row),
+        doc_number=row.doc_number,
+        txn_date=row.txn_date,
+        due_date=row.due_date,
+        total=money(row.total_amt if row.total_amt is not None else balance),
+        balance=money(balance),
+    )
+
+
+def _mirrored_account_out(row: MirroredAccount) -> PayFromAccountOut:
+    account_type: Literal["Bank", "Credit Card"] = "Bank" if row.account_type == "Bank" else "Credit Card"
+    return PayFromAccountOut(
+        account_id=row.qbo_id,
+        name=account_name(row),
+        account_type=account_type,
+        pay_type=CHECK if account_type == "Bank" else CREDIT_CARD,
+        current_balance=money(row.current_balance or Decimal(0)),
+        currency=account_currency(row),
+    )
+
+
+def _banks_first(account: PayFromAccountOut) -> tuple[bool, str, str]:
+    return (account.account_type != "Bank", account.name.casefold(), account.account_id)
 
 
 def _soonest_due_first(bill: OpenBillOut) -> tuple[bool, date, str]:

@@ -4,7 +4,7 @@ and the sync bookkeeping (state, full-sync progress, runs). Tenant scoping comes
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +93,24 @@ class MirrorRepository(TenantRepository[MirroredRow]):
                 changed += 1
         await self.session.flush()
         return changed
+
+    async def revise(self, qbo_id: str, change: Callable[[Raw], Raw | None]) -> bool:
+        """Apply what one of our own writes is known to have done to an object QBO did not send back (a bill a payment
+        was applied to): ``change`` gets a copy of the raw object and returns the changed one (None: no change). The
+        row keeps its version (SyncToken, LastUpdatedTime), so the next sync's copy, QBO's own, replaces it. A row the
+        mirror lacks or knows deleted is left alone; returns whether the row changed."""
+        row = (await self.by_qbo_ids([qbo_id])).get(qbo_id)
+        if row is None or row.status is MirrorStatus.DELETED:
+            return False
+        changed = change(dict(row.raw))
+        if changed is None or changed == row.raw:
+            return False
+        row.raw = changed  # a new dict: the column is replaced, not mutated in place
+        row.status = status_of(self.model.qbo_entity, changed)
+        for column, value in self.model.typed_values(changed).items():
+            setattr(row, column, value)
+        await self.session.flush()
+        return True
 
     async def mark_deleted(self, qbo_ids: Iterable[str], at: datetime) -> int:
         rows = await self.by_qbo_ids(qbo_ids)

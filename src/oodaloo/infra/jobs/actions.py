@@ -20,7 +20,7 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
@@ -100,6 +100,9 @@ class ActionResult:
     qbo_entity: str
     qbo_id: str
     result: dict[str, Any]
+    # What else the write changed locally (the domain's mirror of QBO), run in the transaction that records the
+    # success, so the two are committed together. Its failure never undoes the settle (see ``_apply_on_settle``).
+    on_settle: AfterSettle | None = field(default=None, compare=False, repr=False)
 
 
 class ActionRejected(Exception):
@@ -486,6 +489,7 @@ class ActionLog:
                 detail={"action_id": str(row.id), "idempotency_key": row.idempotency_key},
             )
             self.schedule_reconciliation(session, row.id, delay_seconds=delay)
+            await _apply_on_settle(session, row, done)
 
         logger.info("actions.succeeded", action_id=str(row.id), kind=row.kind, qbo_id=done.qbo_id)
         return await self._settle(row, token, values, after=record_activity)
@@ -611,6 +615,19 @@ def _context(row: ActionRow, priority: Priority, deadline: float | None) -> Acti
         priority=priority,
         deadline=deadline,
     )
+
+
+async def _apply_on_settle(session: AsyncSession, row: ActionRow, done: ActionResult) -> None:
+    """Run ``done.on_settle`` in a savepoint of the settle transaction. QBO has the write whatever a local copy makes
+    of it: a hook that fails is rolled back alone and logged, the action still settles, and the next sync brings
+    what the hook could not record."""
+    if done.on_settle is None:
+        return
+    try:
+        async with session.begin_nested():
+            await done.on_settle(session)
+    except Exception as error:
+        logger.warning("actions.on_settle_failed", action_id=str(row.id), kind=row.kind, error=_describe(error))
 
 
 def _replace(row: ActionRow, **changes: Any) -> ActionRow:
