@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from . import sandbox_bench, smartsync_bench
+from . import sandbox_bench, smartsync_bench, sync_bench
 
 
 def main() -> None:
     sandbox_bench.main()
     smartsync_bench.main()
+    sync_bench.main()
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         demo_autologin=False,
         sandbox_state_file=str(tmp_path_factory.mktemp("sandbox") / "state.json"),
         log_level="WARNING",
+        # Tests count QBO calls: no background sync of every connected business unless a test turns it on.
+        mirror_sweep=False,
     )
 
 

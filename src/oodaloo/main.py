@@ -15,7 +15,6 @@ from fastapi import Depends, FastAPI
 from oodaloo.domains.core.demo import ensure_demo
 from oodaloo.domains.core.models import User
 from oodaloo.domains.core.service import BusinessService
-from oodaloo.domains.qbo.webhooks import InProcessSyncRequester
 from oodaloo.infra.auth.csrf import CsrfSigner
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
@@ -91,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.throttle = make_throttle(redis)
         runtime = build_runtime(settings, database.sessionmaker)
         app.state.qbo_connections, app.state.smart_sync = runtime.connections, runtime.sync
+        app.state.sync_requester = runtime.mirror_jobs  # a webhook's news becomes the realm's sync job
         try:
             if settings.auto_migrate:
                 await upgrade_engine_to_head(database.engine)
@@ -104,7 +104,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await stack.enter_async_context(sandbox.router.lifespan_context(sandbox))
                 if demo is not None:
                     await stack.enter_async_context(_background(_connect_demo(runtime, database, settings, demo)))
-                await stack.enter_async_context(_background(sync_requester.serve(_cdc_sync_requested)))
                 logger.info("started", environment=settings.environment, embedded_sandbox=sandbox is not None)
                 yield
         finally:
@@ -127,7 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.csrf = CsrfSigner(settings.secret_key.get_secret_value())
-    app.state.sync_requester = sync_requester = InProcessSyncRequester()
     install_error_handlers(app)
     # Added last runs first: the request context wraps the body limit, so a 413 carries a request id and is logged.
     app.add_middleware(RequestBodyLimitMiddleware)
@@ -172,12 +170,6 @@ async def _job_queue(runtime: QBORuntime, settings: Settings) -> AsyncIterator[N
         yield
     finally:
         await job_queue.stop()
-
-
-async def _cdc_sync_requested(realm_id: str) -> None:
-    # The CDC sync (domains/qbo/sync.py) and its job kind are being built; until they are connected here, a webhook's
-    # request is logged, and its events wait unprocessed in the inbox (``WebhookInbox.realms_with_unprocessed``).
-    logger.info("qbo.cdc_sync_requested", realm_id=realm_id)
 
 
 @contextlib.asynccontextmanager

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     reconcile_backoff_seconds: float | None = Field(default=None, gt=0)
     # How often the embedded app sweeps for due reconciliations (``oodaloo scheduler`` uses the queue's interval).
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    # The sweep also keeps every connected business's mirror fresh (the freshness policy's periodic CDC, and webhook
+    # news whose sync request was lost). Off only where nothing may call QBO unasked (tests that count calls).
+    mirror_sweep: bool = True
 
     @model_validator(mode="before")
     @classmethod

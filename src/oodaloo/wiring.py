@@ -16,6 +16,9 @@ from oodaloo.domains.ap.actions import PAY_BILL, pay_bill_handler_factory
 from oodaloo.domains.core.models import User
 from oodaloo.domains.core.service import AccountService
 from oodaloo.domains.qbo.auth import ConnectionService
+from oodaloo.domains.qbo.service import QBOBulkScheduledService
+from oodaloo.domains.qbo.sync import MirrorSync
+from oodaloo.domains.qbo.sync_jobs import MirrorSyncJobs
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpRequest, HttpTransport, TransportError
@@ -55,6 +58,7 @@ class QBORuntime(SyncReconciler):
     transport: HttpTransport
     connections: ConnectionService
     sync: SmartSyncService
+    mirror_jobs: MirrorSyncJobs  # the mirror's syncs as jobs; also the webhook inbox's sync requester
     database: Database | None = field(default=None)  # owned (and disposed of) only when built for a worker
 
     async def aclose(self) -> None:
@@ -91,7 +95,15 @@ def build_runtime(
         redis_url=settings.redis_url,
     )
     register_handlers(sync, connections)
-    return QBORuntime(transport, connections, sync, database)
+    mirror_jobs = MirrorSyncJobs(
+        smart_sync=sync,
+        bulk=QBOBulkScheduledService(
+            mirror=MirrorSync(sync=sync, connections=connections, sessionmaker=sessionmaker), sessionmaker=sessionmaker
+        ),
+        sessionmaker=sessionmaker,
+    )
+    mirror_jobs.register(sweep=settings.mirror_sweep)
+    return QBORuntime(transport, connections, sync, mirror_jobs, database)
 
 
 def register_handlers(sync: SmartSyncService, connections: ConnectionService) -> None:

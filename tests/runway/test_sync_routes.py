@@ -142,3 +142,18 @@ def test_sync_now_refuses_a_business_that_is_not_connected(businesses: Fleet) ->
 
     assert refused.status_code == 409, refused.text
     assert "not connected" in refused.json()["error"]["message"]
+
+
+def test_a_sync_in_progress_shows_in_the_status_until_it_finishes(businesses: Fleet) -> None:
+    business_id = businesses.add_business()
+    owner = businesses.owner.client
+    # Each QBO answer takes half a second: the sync (a few rounds of pages) runs for seconds.
+    httpx.post(f"{businesses.served.sandbox}/_sandbox/faults", json={"latency_ms": 500}).raise_for_status()
+
+    assert owner.post(f"/api/businesses/{business_id}/sync").status_code == 202
+    running = wait_for(owner, business_id, lambda found: found["running"] is not None)["running"]
+
+    assert running["kind"] == SyncKind.FULL.value
+    assert running["finished_at"] is None
+    done = wait_for(owner, business_id, lambda found: found["running"] is None)
+    assert done["last_success"]["run_id"] == running["run_id"]

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from oodaloo.domains.core.demo import DEMO_EMAIL
 from oodaloo.domains.core.models import Membership, User
+from oodaloo.domains.qbo.mirror_models import MirroredBill
 from oodaloo.domains.qbo.models import ConnectionStatus, QBOConnection
 from oodaloo.domains.qbo.webhooks import InProcessSyncRequester
 from oodaloo.domains.qbo.webhooks_models import QBOWebhookEvent
@@ -109,6 +110,18 @@ def inbox(settings: Settings, realm_id: str) -> list[QBOWebhookEvent]:
             async with database.sessionmaker() as session:
                 statement = select(QBOWebhookEvent).where(QBOWebhookEvent.realm_id == realm_id)
                 return list((await session.scalars(statement.order_by(QBOWebhookEvent.received_at))).all())
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def mirrored_bill(settings: Settings, bill_id: str) -> MirroredBill | None:
+    async def read() -> MirroredBill | None:
+        database = Database(settings.database_url)
+        try:
+            async with database.sessionmaker() as session:
+                return await session.scalar(select(MirroredBill).where(MirroredBill.qbo_id == bill_id))
         finally:
             await database.dispose()
 
@@ -297,7 +310,8 @@ def test_in_the_embedded_default_a_change_in_the_sandbox_reaches_the_inbox(
     settings: Settings, tmp_path: Path, worker_id: str
 ) -> None:
     """``oodaloo run`` with nothing configured: the mounted sandbox signs its notifications with our verifier token
-    and sends them to our endpoint, which stores them and asks for the realm's sync."""
+    and sends them to our endpoint, which stores them and asks for the realm's sync; the sync job runs in-process,
+    the new bill reaches the mirror, and the event is marked as covered by that sync."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     database_url = new_database_url(tmp_path, f"oodaloo_test_{worker_id}_webhooks_embedded")
@@ -307,6 +321,7 @@ def test_in_the_embedded_default_a_change_in_the_sandbox_reaches_the_inbox(
         secret_key=TEST_SECRET_KEY,
         sandbox_state_file=str(tmp_path / "sandbox-state.json"),
         log_format="json",
+        mirror_sweep=True,  # the embedded default, on this test's own database
     )
     process = AppProcess(oodaloo_command("run"), env=env, log_path=tmp_path / "app.log", cwd=tmp_path)
     embedded = settings.model_copy(update={"database_url": database_url})
@@ -323,6 +338,15 @@ def test_in_the_embedded_default_a_change_in_the_sandbox_reaches_the_inbox(
         )
         assert (row.entity_name, row.operation) == ("Bill", "Create")
         until(lambda: "qbo.cdc_sync_requested" in process.output(), "the realm's sync to be requested")
+        mirrored = until(lambda: mirrored_bill(embedded, bill["Id"]), "the new bill to reach the mirror", within=90.0)
+        assert mirrored.sync_token == bill["SyncToken"]
+        until(
+            lambda: all(
+                r.processed_at is not None for r in inbox(embedded, DEFAULT_REALM_ID) if r.entity_id == bill["Id"]
+            ),
+            "the bill's event to be marked as covered by a sync",
+            within=90.0,
+        )
     assert DEFAULT_VERIFIER_TOKEN not in process.output()
 
 

@@ -139,6 +139,8 @@ def running(process: AppProcess) -> Iterator[AppProcess]:
 def app_settings_env(*, port: int, database_url: str, **settings: str | float | int | bool | None) -> dict[str, str]:
     """``OODALOO_*`` variables for ``oodaloo run`` on ``port``: the given settings, ``None`` ones left out."""
     env = {"OODALOO_HOST": "127.0.0.1", "OODALOO_PORT": str(port), "OODALOO_DATABASE_URL": database_url}
+    # As in-process test apps: no background sync of every connected business in the shared test database.
+    env[_SETTINGS_PREFIX + "MIRROR_SWEEP"] = "false"
     for name, value in settings.items():
         if value is None:
             continue

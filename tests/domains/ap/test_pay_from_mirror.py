@@ -128,6 +128,19 @@ def test_a_payment_is_in_the_mirror_at_once_with_one_qbo_call_as_qbo_records_it(
     mirror.assert_mirror_equals_sandbox()
 
 
+def test_once_synced_the_lists_come_from_the_mirror_and_equal_quickbooks_own(payer: Payer, mirror: Harness) -> None:
+    payer.company.new_bill("75.25")
+    accounts_path = f"/api/businesses/{payer.business_id}/accounts"
+    from_qbo = (payer.open_bills().json(), payer.owner.get(accounts_path).json())  # never synced: QBO answers
+    full_sync(mirror)
+
+    before = qbo_requests(payer.company)
+    from_mirror = (payer.open_bills().json(), payer.owner.get(accounts_path).json())
+    assert qbo_requests_during(payer.company, before) == {}
+    assert from_mirror == from_qbo
+    assert from_mirror[0] and from_mirror[1]
+
+
 def test_a_bill_synced_and_not_listed_is_paid_in_parts_with_one_qbo_call_each(payer: Payer, mirror: Harness) -> None:
     full_sync(mirror)
     bill = payer.company.new_bill("150.00")

@@ -4,6 +4,7 @@ incremental, an interrupted full sync is finished by a full one, and the concurr
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +52,9 @@ def test_syncs_every_connected_business_and_one_failure_stops_none_of_the_others
         assert run.outcome is SyncOutcome.SUCCEEDED
         businesses.harness(business_id).assert_mirror_equals_sandbox()
     assert found[failing].outcome is SyncOutcome.FAILED
-    assert found[failing].error is not None
-    assert "reconnect" in found[failing].error
+    error = found[failing].error
+    assert error is not None
+    assert "reconnect" in error
     [failed_run] = businesses.runs(failing)
     assert failed_run.outcome is SyncOutcome.FAILED
     assert failed_run.error is not None
@@ -108,7 +110,7 @@ def test_at_most_the_concurrency_bound_of_businesses_sync_at_once(businesses: Fl
         (run for business_id in business_ids for run in businesses.runs(business_id)), key=lambda r: r.started_at
     )
     assert len(runs) == 3
-    for earlier, later in zip(runs, runs[1:], strict=False):
+    for earlier, later in itertools.pairwise(runs):
         assert earlier.finished_at is not None
         assert earlier.finished_at <= later.started_at  # one at a time: no two runs overlap
 

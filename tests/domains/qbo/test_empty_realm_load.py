@@ -2,9 +2,9 @@
 would (batch requests of 30 creates: customers, 2,000 invoices, then a payment for each, some partial), and a full
 sync mirrors it exactly — the same Ids, objects, balances and SyncTokens, entity by entity.
 
-The sandbox runs QBO's limits. The load phase (and the test's own checking reads) relax its request and batch windows through the
-admin path (134 batches would otherwise take QBO's 40-batches-a-minute window over three minutes); they are back to
-QBO's for the sync, which runs under them with SmartSync's default limiter.
+The sandbox runs QBO's limits. The load phase (and the test's own checking reads) relax its request and batch
+windows through the admin path (134 batches would otherwise take QBO's 40-batches-a-minute window over three
+minutes); they are back to QBO's for the sync, which runs under them with SmartSync's default limiter.
 """
 
 from __future__ import annotations

@@ -231,9 +231,7 @@ class BillService:
             raise not_connected_error(state)
         return state.realm_id
 
-    async def _mirrored(
-        self, business_id: uuid.UUID, realm_id: str, bill_id: str, account_id: str
-    ) -> Mirrored | None:
+    async def _mirrored(self, business_id: uuid.UUID, realm_id: str, bill_id: str, account_id: str) -> Mirrored | None:
         """The mirror's bill and account, or None when the business's mirror of this realm was never synced."""
         async with unit_of_work(self._sessionmaker) as session:
             mirror = PayablesMirror(session, business_id)

@@ -1,5 +1,6 @@
-"""Short-lived snapshots of a company's open bills and pay-from accounts in SmartSync's cache: paying a bill the user
-has just seen listed is checked locally, and QuickBooks checks it again when the payment is created."""
+"""Short-lived snapshots of a company's open bills and pay-from accounts in SmartSync's cache, for a business whose
+mirror was never synced: paying a bill the user has just seen listed is checked locally, and QuickBooks checks it
+again when the payment is created. (Once synced, the mirror is what a payment is checked against.)"""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ class SyncStatusService:
         succeeded = await runs.latest(outcome=SyncOutcome.SUCCEEDED)
         failed = await runs.latest(outcome=SyncOutcome.FAILED)
         running = await runs.latest(outcome=SyncOutcome.RUNNING)
-        if running is not None and now - running.started_at > RUN_PRESUMED_DEAD:
+        if running is not None and _presumed_dead(running, now, [succeeded, failed]):
             running = None
         last_success = _summary(succeeded) if succeeded is not None else None
         finished = succeeded.finished_at if succeeded is not None else None
@@ -109,6 +109,12 @@ class SyncStatusService:
             sync=int(await self._session.scalar(sync_calls) or 0),
             actions=int(await self._session.scalar(action_calls) or 0),
         )
+
+
+def _presumed_dead(running: SyncRun, now: datetime, ended: list[SyncRun | None]) -> bool:
+    """Left "running" by a process that died: too old, or a run started after it has already ended."""
+    later_ended = any(run is not None and run.started_at > running.started_at for run in ended)
+    return later_ended or now - running.started_at > RUN_PRESUMED_DEAD
 
 
 def _summary(run: SyncRun) -> RunSummary:

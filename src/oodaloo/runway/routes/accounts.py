@@ -29,8 +29,9 @@ router = APIRouter(tags=["accounts"])
 async def list_pay_from_accounts(
     business_id: uuid.UUID, access: BusinessAccess, session: SessionDep, bills: BillServiceDep
 ) -> list[PayFromAccountOut]:
-    """The active Bank and Credit Card accounts with their current balances, read from QuickBooks (money as decimal
-    strings): banks first, then by name. Pay a bill from one by its ``account_id``."""
+    """The active Bank and Credit Card accounts with their current balances (money as decimal strings), banks first,
+    then by name: from the business's mirror of QuickBooks once synced, from QuickBooks before. Pay a bill from one by
+    its ``account_id``."""
     # The membership check is done: end its transaction rather than hold a connection while QuickBooks answers.
     await session.commit()
     return await bills.pay_from_accounts(access.business.id)

@@ -62,7 +62,8 @@ async def list_bills(
     bills: BillServiceDep,
     status: BillStatus = "open",
 ) -> list[OpenBillOut]:
-    """The bills with a balance left to pay, read from QuickBooks, soonest due first (money as decimal strings)."""
+    """The bills with a balance left to pay, soonest due first (money as decimal strings): from the business's mirror
+    of QuickBooks once it has been synced, from QuickBooks itself before that."""
     # The membership check is done: end its transaction rather than hold a connection while QuickBooks answers.
     await session.commit()
     return await bills.open_bills(access.business.id)
