@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import sandbox_bench, smartsync_bench, sync_bench
+from . import freshness_bench, sandbox_bench, smartsync_bench, sync_bench
 
 
 def main() -> None:
     sandbox_bench.main()
     smartsync_bench.main()
     sync_bench.main()
+    freshness_bench.main()  # after sync_bench: it merges its figures into the same file
 
 
 if __name__ == "__main__":

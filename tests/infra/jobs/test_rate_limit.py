@@ -273,6 +273,70 @@ async def test_a_timeout_raises_slot_timeout_and_takes_nothing(make: LimiterFact
         assert lease.attempts == 1
 
 
+# Background work at 7 of 10 per second, or 9 of 10 while no user request has been seen (windows that never age).
+QUIET_BOOST = RateLimits(
+    user=Budget(PLENTY, 10, 10),
+    background=Budget(PLENTY, 7, 7),
+    quiet_background=Budget(PLENTY, 9, 9),
+    second_seconds=NEVER_EXPIRES,
+)
+
+
+async def test_background_uses_all_but_one_slot_while_no_user_is_there_and_a_user_still_gets_one_at_once(
+    make: LimiterFactory,
+) -> None:
+    limiter = make(QUIET_BOOST)
+    for _ in range(9):
+        async with limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=1):
+            pass
+    with pytest.raises(SlotTimeout):
+        async with limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=1):
+            pytest.fail("background work took the slot kept for a user")
+    async with limiter.slot(REALM, timeout=0.5) as lease:
+        assert lease.attempts == 1
+
+
+async def test_a_user_request_takes_the_quiet_share_back_from_background_work_at_once(make: LimiterFactory) -> None:
+    limiter = make(QUIET_BOOST)
+    for _ in range(7):
+        async with limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=1):
+            pass
+    async with limiter.slot(REALM, timeout=0.5):
+        pass
+    with pytest.raises(SlotTimeout):
+        async with limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=1):
+            pytest.fail("background work went past its share with a user present")
+    for _ in range(2):
+        async with limiter.slot(REALM, timeout=0.5) as lease:
+            assert lease.attempts == 1
+
+
+async def test_background_keeps_its_share_of_slots_in_flight_while_a_user_is_present(make: LimiterFactory) -> None:
+    limits = RateLimits(
+        user=Budget(PLENTY, PLENTY, 10),
+        background=Budget(PLENTY, PLENTY, 7),
+        quiet_background=Budget(PLENTY, PLENTY, 9),
+    )
+    limiter = make(limits)
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(9):
+            await held.enter_async_context(limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=1))
+        async with limiter.slot(REALM, timeout=0.5) as lease:
+            assert lease.attempts == 1
+            assert await limiter.in_flight(REALM) == 10
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(7):
+            await held.enter_async_context(limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=1))
+        with pytest.raises(SlotTimeout):
+            async with limiter.slot(REALM, priority=Priority.BACKGROUND, timeout=0.2):
+                pytest.fail("an eighth background slot with a user present")
+
+
+def test_a_quiet_share_outside_the_background_and_user_budgets_is_refused() -> None:
+    with pytest.raises(ValueError, match="quiet background per_second"):
+        RateLimits(user=Budget(500, 10, 10), background=Budget(300, 7, 7), quiet_background=Budget(300, 11, 9))
+
+
 async def test_a_batch_counts_each_item_against_the_window_but_takes_one_slot(make: LimiterFactory) -> None:
     limiter = make(
         RateLimits(user=Budget(PLENTY, 10, 10), background=Budget(PLENTY, 7, 7), second_seconds=NEVER_EXPIRES)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from oodaloo.domains.qbo.schemas import encode_json
+from oodaloo.domains.qbo.schemas import encode_raw_json
 from oodaloo.infra.db.base import Base, IdMixin, utcnow
 
 # QBO amounts carry two decimals; 18 digits hold any balance a small business can have.
@@ -51,7 +51,7 @@ class ExactJSON(TypeDecorator[dict[str, Any]]):
     cache_ok = True
 
     def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
-        return None if value is None else encode_json(value).decode("utf-8")
+        return None if value is None else encode_raw_json(value).decode("utf-8")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any] | None:
         if value is None:

@@ -1,5 +1,9 @@
 """Queries over one business's QBO mirror: upserts that keep the newest version of each object, deletes kept as rows,
-and the sync bookkeeping (state, full-sync progress, runs). Tenant scoping comes from ``TenantRepository``."""
+and the sync bookkeeping (state, full-sync progress, runs). Tenant scoping comes from ``TenantRepository``.
+
+A page of objects is stored with set-based statements (``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the incoming
+version is no older, on SQLite and PostgreSQL alike): the database decides which version wins, in one round trip per
+page, and a concurrent writer can never slip an older version in between a read and a write."""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.qbo.mirror_models import (
@@ -29,6 +34,8 @@ from oodaloo.infra.db.repository import TenantRepository
 
 # Ids per ``IN (...)`` in one statement: far below SQLite's and asyncpg's bind-parameter limits.
 IDS_PER_STATEMENT = 500
+# Columns an upsert never changes on an existing row: its identity, and ``deleted_at`` (set only by a delete).
+_KEPT_ON_UPDATE = frozenset({"id", "business_id", "qbo_id", "deleted_at"})
 
 
 def qbo_time(raw: Raw, name: str) -> datetime | None:
@@ -62,7 +69,10 @@ class MirrorRepository(TenantRepository[MirroredRow]):
         found: dict[str, MirroredRow] = {}
         for start in range(0, len(wanted), IDS_PER_STATEMENT):
             chunk = wanted[start : start + IDS_PER_STATEMENT]
-            for row in await self.all(self.select().where(self.model.qbo_id.in_(chunk))):
+            # Fresh from the database even for rows this session loaded: pages are stored by set-based statements,
+            # which do not refresh the objects a session already holds.
+            statement = self.select().where(self.model.qbo_id.in_(chunk)).execution_options(populate_existing=True)
+            for row in await self.all(statement):
                 found[row.qbo_id] = row
         return found
 
@@ -75,23 +85,25 @@ class MirrorRepository(TenantRepository[MirroredRow]):
 
     async def store(self, raws: Sequence[Raw]) -> int:
         """Insert or update each object unless the mirror holds a newer version; a deleted stub marks the row
-        deleted (keeping the last full version we saw). Returns how many rows changed."""
-        existing = await self.by_qbo_ids(qbo_id for raw in raws if (qbo_id := self._id_of(raw)) is not None)
-        changed = 0
+        deleted (keeping the last full version we saw), and a deleted row is never brought back. Returns how many rows
+        changed (an object identical to the stored one changes nothing)."""
+        now = utcnow()
+        live: dict[str, dict[str, Any]] = {}
+        stubs: dict[str, dict[str, Any]] = {}
         for raw in raws:
             qbo_id = self._id_of(raw)
             if qbo_id is None:
                 continue
-            row = existing.get(qbo_id)
-            if row is not None and status_of(self.model.qbo_entity, raw) is MirrorStatus.DELETED:
-                changed += self._delete(row, qbo_time(raw, "LastUpdatedTime"))
-            elif row is None:
-                existing[qbo_id] = self._new(qbo_id, raw)
-                changed += 1
-            elif row.raw != raw and self._is_not_older(raw, row):
-                self._apply(row, raw)
-                changed += 1
-        await self.session.flush()
+            values = self._values(qbo_id, raw, now)
+            if values["status"] is MirrorStatus.DELETED:
+                stubs.setdefault(qbo_id, values)  # the first stub deletes; later ones change nothing
+            elif qbo_id not in live or _version(values) >= _version(live[qbo_id]):
+                live[qbo_id] = values  # one version per id: an upsert may touch a row once
+        changed = 0
+        if live:
+            changed += await self._upsert(list(live.values()), deleting=False)
+        if stubs:  # after the live versions: an object deleted in the same answer ends deleted
+            changed += await self._upsert(list(stubs.values()), deleting=True)
         return changed
 
     async def revise(self, qbo_id: str, change: Callable[[Raw], Raw | None]) -> bool:
@@ -113,10 +125,69 @@ class MirrorRepository(TenantRepository[MirroredRow]):
         return True
 
     async def mark_deleted(self, qbo_ids: Iterable[str], at: datetime) -> int:
-        rows = await self.by_qbo_ids(qbo_ids)
-        changed = sum(self._delete(row, at) for row in rows.values())
+        """Mark the given objects deleted (those not already), keeping their last full version."""
+        wanted = list(dict.fromkeys(qbo_ids))
+        table = self.model.__table__
         await self.session.flush()
+        changed = 0
+        for start in range(0, len(wanted), IDS_PER_STATEMENT):
+            statement = (
+                update(table)
+                .where(
+                    table.c.business_id == self.business_id,
+                    table.c.qbo_id.in_(wanted[start : start + IDS_PER_STATEMENT]),
+                    table.c.status != MirrorStatus.DELETED,
+                )
+                .values(status=MirrorStatus.DELETED, deleted_at=at, synced_at=utcnow())
+                .returning(table.c.qbo_id)
+            )
+            changed += len((await self.session.execute(statement)).all())
         return changed
+
+    def _values(self, qbo_id: str, raw: Raw, now: datetime) -> dict[str, Any]:
+        """The row an object becomes: its version, status and typed columns read from it, and the object itself."""
+        token = raw.get("SyncToken")
+        updated_at = qbo_time(raw, "LastUpdatedTime")
+        status = status_of(self.model.qbo_entity, raw)
+        return {
+            "id": uuid.uuid4(),
+            "business_id": self.business_id,
+            "qbo_id": qbo_id,
+            "sync_token": str(token) if token is not None else None,
+            "qbo_created_at": qbo_time(raw, "CreateTime"),
+            "qbo_updated_at": updated_at,
+            "status": status,
+            "deleted_at": (updated_at or now) if status is MirrorStatus.DELETED else None,
+            "raw": raw,
+            "synced_at": now,
+            **self.model.typed_values(raw),
+        }
+
+    async def _upsert(self, rows: list[dict[str, Any]], *, deleting: bool) -> int:
+        """Insert ``rows`` (all with the same keys); an existing row is updated only where that is a change the mirror
+        keeps: a live object no older than the stored one and different from it, over a row not deleted; a deleted
+        stub over a row not yet deleted (only its status, the last full version stays). Returns the rows written."""
+        await self.session.flush()  # pending ORM changes first, in the order they were made
+        table = self.model.__table__
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        incoming, stored = insert.excluded, table.c
+        if deleting:
+            changes = {"status": incoming.status, "deleted_at": incoming.deleted_at, "synced_at": incoming.synced_at}
+            keep = stored.status != MirrorStatus.DELETED
+        else:
+            changes = {name: incoming[name] for name in rows[0] if name not in _KEPT_ON_UPDATE}
+            keep = and_(
+                stored.status != MirrorStatus.DELETED,
+                stored.raw != incoming.raw,
+                _not_older(incoming.sync_token, incoming.qbo_updated_at, stored.sync_token, stored.qbo_updated_at),
+            )
+        statement = insert.on_conflict_do_update(
+            index_elements=[stored.business_id, stored.qbo_id], set_=changes, where=keep
+        ).returning(stored.qbo_id)
+        # executemany: SQLAlchemy sends the rows as multi-row VALUES batches within each driver's parameter limits.
+        result = await self.session.execute(statement, rows)
+        return len(result.all())
 
     def _id_of(self, raw: Raw) -> str | None:
         qbo_id = raw.get("Id")
@@ -124,43 +195,27 @@ class MirrorRepository(TenantRepository[MirroredRow]):
             return "1"  # one per company: QBO may leave Preferences without an Id
         return str(qbo_id) if qbo_id is not None else None
 
-    def _new(self, qbo_id: str, raw: Raw) -> MirroredRow:
-        row: MirroredRow = self.model(business_id=self.business_id, qbo_id=qbo_id)
-        self._apply(row, raw)
-        if row.status is MirrorStatus.DELETED:
-            row.deleted_at = row.qbo_updated_at or utcnow()
-        self.session.add(row)
-        return row
 
-    def _apply(self, row: MirroredRow, raw: Raw) -> None:
-        token = raw.get("SyncToken")
-        row.sync_token = str(token) if token is not None else None
-        row.qbo_created_at = qbo_time(raw, "CreateTime")
-        row.qbo_updated_at = qbo_time(raw, "LastUpdatedTime")
-        row.status = status_of(self.model.qbo_entity, raw)
-        row.raw = raw
-        for column, value in self.model.typed_values(raw).items():
-            setattr(row, column, value)
+def _version(values: dict[str, Any]) -> tuple[int, float]:
+    return version_of(values["sync_token"], values["qbo_updated_at"])
 
-    @staticmethod
-    def _is_not_older(raw: Raw, row: MirroredRow) -> bool:
-        """Whether ``raw`` may replace the row. An equal version does: ``LastUpdatedTime`` has whole seconds, and two
-        quiet balance moves within one second (an invoice created, then voided) share SyncToken and time; what was
-        fetched last is then the later state."""
-        if row.status is MirrorStatus.DELETED:
-            return False  # QBO never brings a deleted object back
-        token = raw.get("SyncToken")
-        incoming = version_of(str(token) if token is not None else None, qbo_time(raw, "LastUpdatedTime"))
-        return incoming >= version_of(row.sync_token, row.qbo_updated_at)
 
-    @staticmethod
-    def _delete(row: MirroredRow, at: datetime | None) -> int:
-        """Mark a row deleted, keeping the last full version we saw (a deleted stub carries only the Id)."""
-        if row.status is MirrorStatus.DELETED:
-            return 0
-        row.status = MirrorStatus.DELETED
-        row.deleted_at = at or utcnow()
-        return 1
+def _token_number(token: ColumnElement[Any]) -> ColumnElement[int]:
+    """SQL for :func:`version_of`'s SyncToken: its number when it is all digits, else -1 (never a failing cast)."""
+    digits = and_(token != "", func.trim(token, "0123456789") == "")
+    return case((digits, cast(token, BigInteger)), else_=-1)
+
+
+def _not_older(
+    token: ColumnElement[Any], updated_at: ColumnElement[Any], stored_token: ColumnElement[Any], stored_at: Any
+) -> ColumnElement[bool]:
+    """SQL for ``version_of(incoming) >= version_of(stored)``: a higher SyncToken, or the same one with a later or
+    equal ``LastUpdatedTime`` (a missing time counts as the earliest). An equal version replaces the stored one:
+    ``LastUpdatedTime`` has whole seconds, and two quiet balance moves within one second (an invoice created, then
+    voided) share SyncToken and time; what was fetched last is then the later state."""
+    incoming, current = _token_number(token), _token_number(stored_token)
+    same_or_later = or_(stored_at.is_(None), and_(updated_at.is_not(None), updated_at >= stored_at))
+    return or_(incoming > current, and_(incoming == current, same_or_later))
 
 
 def _repository_for(model: type[MirroredRow]) -> type[MirrorRepository]:

@@ -7,8 +7,23 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class Caps:
+    """The most one attempt may find used of a realm's windows and slots, itself included."""
+
+    per_minute: int
+    per_second: int
+    in_flight: int
+    batches_per_minute: int
+
+
+@dataclass(frozen=True)
 class Quota:
-    """What one attempt may use of a realm's budget: the caps that apply to its priority, and the window lengths."""
+    """What one attempt may use of a realm's budget: the caps that apply to its priority, and the window lengths.
+
+    ``when_users_quiet`` replaces the caps while no request that ``marks_user`` has been made for the realm for
+    ``users_quiet_seconds``; an attempt that ``marks_user`` marks the realm whether or not it is granted (a user waiting
+    for a slot counts as present). Deciding which caps apply is part of the same atomic step as the admission.
+    """
 
     per_minute: int
     per_second: int
@@ -17,6 +32,14 @@ class Quota:
     minute_seconds: float
     second_seconds: float
     lease_ttl_seconds: float
+    when_users_quiet: Caps | None = None
+    marks_user: bool = False
+    users_quiet_seconds: float = 30.0
+
+    def caps(self, users_quiet: bool) -> Caps:
+        if users_quiet and self.when_users_quiet is not None:
+            return self.when_users_quiet
+        return Caps(self.per_minute, self.per_second, self.in_flight, self.batches_per_minute)
 
 
 @dataclass(frozen=True)

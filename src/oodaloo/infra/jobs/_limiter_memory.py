@@ -48,6 +48,8 @@ class _RealmLedger:
     second: _MovingWindow = field(default_factory=_MovingWindow)
     batches: _MovingWindow = field(default_factory=_MovingWindow)
     lease_expiries: dict[str, float] = field(default_factory=dict)
+    # Until when a user request made for the realm keeps background work at its share.
+    user_present_until: float = float("-inf")
     # Set (and replaced) whenever a lease is released, so waiters for a slot wake at once instead of polling.
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -69,14 +71,17 @@ class MemorySlotBackend:
     ) -> Decision:
         ledger = self._ledger(realm_id)
         now = self._clock()
+        if quota.marks_user:
+            ledger.user_present_until = now + quota.users_quiet_seconds
+        caps = quota.caps(users_quiet=now >= ledger.user_present_until)
         wait = max(
-            ledger.minute.seconds_until_room(now, quota.minute_seconds, quota.per_minute, cost),
-            ledger.second.seconds_until_room(now, quota.second_seconds, quota.per_second, cost),
-            ledger.batches.seconds_until_room(now, quota.minute_seconds, quota.batches_per_minute, 1) if batch else 0.0,
+            ledger.minute.seconds_until_room(now, quota.minute_seconds, caps.per_minute, cost),
+            ledger.second.seconds_until_room(now, quota.second_seconds, caps.per_second, cost),
+            ledger.batches.seconds_until_room(now, quota.minute_seconds, caps.batches_per_minute, 1) if batch else 0.0,
         )
         if wait > 0:
             return Decision(granted=False, retry_after=wait)
-        if ledger.live_leases(now) >= quota.in_flight:
+        if ledger.live_leases(now) >= caps.in_flight:
             return IN_FLIGHT_FULL
         ledger.minute.admit(now, cost)
         ledger.second.admit(now, cost)

@@ -12,10 +12,12 @@ from oodaloo.infra.redis_client import connect as redis_connect
 
 logger = get_logger("oodaloo.rate_limit")
 
-# Per realm, four sorted sets whose keys share the hash tag {realm} (one cluster slot, so one script may touch all):
+# Per realm, four sorted sets and a marker whose keys share the hash tag {realm} (one cluster slot, so one script may
+# touch all):
 #   <prefix>{<realm>}:minute and :second  one member per admitted request unit, scored by admission time;
 #   <prefix>{<realm>}:batches             one member per admitted batch request, scored by admission time;
-#   <prefix>{<realm>}:leases              one member per in-flight lease, scored by its expiry.
+#   <prefix>{<realm>}:leases              one member per in-flight lease, scored by its expiry;
+#   <prefix>{<realm>}:users               exists while a user request was made within the users' quiet time (PX).
 # Times come from Redis's TIME, never a client's clock, so processes on hosts with skewed clocks share one timeline.
 # Scores are written with "%.6f": Lua's default number formatting keeps only 14 digits, i.e. 0.1 ms of an epoch time.
 _LUA_HELPERS = """
@@ -37,9 +39,11 @@ local function keep_for(key, seconds)
 end
 """
 
-# KEYS: minute window, second window, leases, batch window.
+# KEYS: minute window, second window, leases, batch window, users marker.
 # ARGV: lease id, cost, per-minute cap, minute seconds, per-second cap, second seconds, in-flight cap, lease TTL,
-#       1 for a batch request (0 otherwise), batches-per-minute cap.
+#       1 for a batch request (0 otherwise), batches-per-minute cap, 1 to mark a user request (0 otherwise), the users'
+#       quiet seconds, 1 if other caps apply while users are quiet (0 otherwise), and those per-minute, per-second,
+#       in-flight and batches-per-minute caps.
 # Returns {1} when granted; {0, ms} when a window refused (ms until it could admit); {0, -1} when no slot is free.
 # Nothing is written unless all three admit, so a refusal never spends budget.
 _ACQUIRE = (
@@ -49,6 +53,14 @@ local now = redis_now()
 local lease_id, cost = ARGV[1], tonumber(ARGV[2])
 
 local is_batch = tonumber(ARGV[9]) == 1
+local per_minute, per_second, in_flight, batches = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[7]),
+    tonumber(ARGV[10])
+if tonumber(ARGV[11]) == 1 then
+    redis.call('SET', KEYS[5], '1', 'PX', math.ceil(tonumber(ARGV[12]) * 1000))
+elseif tonumber(ARGV[13]) == 1 and redis.call('EXISTS', KEYS[5]) == 0 then
+    per_minute, per_second, in_flight, batches = tonumber(ARGV[14]), tonumber(ARGV[15]), tonumber(ARGV[16]),
+        tonumber(ARGV[17])
+end
 
 local function seconds_until_room(key, limit, seconds, units)
     redis.call('ZREMRANGEBYSCORE', key, '-inf', score(now - seconds))
@@ -65,17 +77,17 @@ end
 
 local minute_seconds, second_seconds = tonumber(ARGV[4]), tonumber(ARGV[6])
 local wait = math.max(
-    seconds_until_room(KEYS[1], tonumber(ARGV[3]), minute_seconds, cost),
-    seconds_until_room(KEYS[2], tonumber(ARGV[5]), second_seconds, cost))
+    seconds_until_room(KEYS[1], per_minute, minute_seconds, cost),
+    seconds_until_room(KEYS[2], per_second, second_seconds, cost))
 if is_batch then
-    wait = math.max(wait, seconds_until_room(KEYS[4], tonumber(ARGV[10]), minute_seconds, 1))
+    wait = math.max(wait, seconds_until_room(KEYS[4], batches, minute_seconds, 1))
 end
 if wait > 0 then
     return {0, math.ceil(wait * 1000)}
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', score(now))
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[7]) then
+if redis.call('ZCARD', KEYS[3]) >= in_flight then
     return {0, -1}
 end
 
@@ -145,7 +157,9 @@ class RedisSlotBackend:
             self._key(realm_id, "second"),
             self._key(realm_id, "leases"),
             self._key(realm_id, "batches"),
+            self._key(realm_id, "users"),
         ]
+        quiet = quota.when_users_quiet
         args: list[str | int | float] = [
             lease_id,
             cost,
@@ -157,6 +171,14 @@ class RedisSlotBackend:
             quota.lease_ttl_seconds,
             1 if batch else 0,
             quota.batches_per_minute,
+            1 if quota.marks_user else 0,
+            quota.users_quiet_seconds,
+            0 if quiet is None else 1,
+            *(
+                (0, 0, 0, 0)
+                if quiet is None
+                else (quiet.per_minute, quiet.per_second, quiet.in_flight, quiet.batches_per_minute)
+            ),
         ]
         reply = await self._acquire(keys=keys, args=args)
         if int(reply[0]) == 1:

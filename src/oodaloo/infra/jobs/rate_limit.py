@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Protocol
 
-from oodaloo.infra.jobs._limiter_backend import Decision, Quota, SlotBackend
+from oodaloo.infra.jobs._limiter_backend import Caps, Decision, Quota, SlotBackend
 from oodaloo.infra.jobs._limiter_memory import MemorySlotBackend
 from oodaloo.infra.jobs._limiter_redis import RedisSlotBackend
 from oodaloo.infra.logging import get_logger
@@ -48,6 +48,15 @@ BACKGROUND_REQUESTS_PER_MINUTE = 300
 BACKGROUND_REQUESTS_PER_SECOND = 7
 BACKGROUND_MAX_IN_FLIGHT = 7
 BACKGROUND_BATCHES_PER_MINUTE = 24
+# While no user request has been seen for a realm for USERS_QUIET_SECONDS, background work may take all but one of the
+# per-second window and of the slots in flight: a full sync is not held to 70% of QBO's rate for users who are not
+# there, and the one kept back means a user who arrives is admitted at once. That first user request marks the realm
+# (shared through the backend, so a web process's user request reins in a worker's sync), and background work is held
+# to its share again from its next request until users have been quiet that long. The minute and batch windows keep
+# background work's share: they are what a user action would otherwise wait longest for.
+QUIET_BACKGROUND_REQUESTS_PER_SECOND = QBO_REQUESTS_PER_SECOND - 1
+QUIET_BACKGROUND_MAX_IN_FLIGHT = QBO_MAX_IN_FLIGHT - 1
+USERS_QUIET_SECONDS = 30.0
 # A held lease is renewed every third of its TTL, so a crashed process's slots come back within one TTL.
 LEASE_TTL_SECONDS = 15.0
 # QBO cuts a request off after 120 s; a slot held longer is no longer in flight at QBO, so it stops being renewed.
@@ -98,12 +107,22 @@ class RateLimits:
     second_seconds: float = SECOND_SECONDS
     lease_ttl_seconds: float = LEASE_TTL_SECONDS
     max_hold_seconds: float = MAX_HOLD_SECONDS
+    # What background work may use while no user request has been seen for the realm for ``users_quiet_seconds``
+    # (between ``background`` and ``user``); None: never more than ``background``.
+    quiet_background: Budget | None = None
+    users_quiet_seconds: float = USERS_QUIET_SECONDS
 
     def __post_init__(self) -> None:
         for budget_field in fields(Budget):
             whole, share = getattr(self.user, budget_field.name), getattr(self.background, budget_field.name)
             if not 0 < share <= whole:
                 raise ValueError(f"background {budget_field.name} must be within 1..{whole} (the user budget)")
+            if self.quiet_background is not None:
+                quiet = getattr(self.quiet_background, budget_field.name)
+                if not share <= quiet <= whole:
+                    raise ValueError(f"quiet background {budget_field.name} must be within {share}..{whole}")
+        if self.users_quiet_seconds <= 0:
+            raise ValueError("users_quiet_seconds must be positive")
         if min(self.minute_seconds, self.second_seconds, self.lease_ttl_seconds) <= 0:
             raise ValueError("window lengths and the lease TTL must be positive")
         if self.max_hold_seconds < self.lease_ttl_seconds:
@@ -114,6 +133,7 @@ class RateLimits:
 
     def quota(self, priority: Priority) -> Quota:
         budget = self.budget(priority)
+        quiet = self.quiet_background if priority is Priority.BACKGROUND else None
         return Quota(
             per_minute=budget.per_minute,
             per_second=budget.per_second,
@@ -122,10 +142,25 @@ class RateLimits:
             minute_seconds=self.minute_seconds,
             second_seconds=self.second_seconds,
             lease_ttl_seconds=self.lease_ttl_seconds,
+            when_users_quiet=None if quiet is None else _caps(quiet),
+            marks_user=priority is Priority.USER,
+            users_quiet_seconds=self.users_quiet_seconds,
         )
 
 
-QBO_LIMITS = RateLimits()
+def _caps(budget: Budget) -> Caps:
+    return Caps(budget.per_minute, budget.per_second, budget.in_flight, budget.batches_per_minute)
+
+
+# QBO's limits as SmartSync applies them: background work at its share, or all but one slot while users are quiet.
+QBO_LIMITS = RateLimits(
+    quiet_background=Budget(
+        BACKGROUND_REQUESTS_PER_MINUTE,
+        QUIET_BACKGROUND_REQUESTS_PER_SECOND,
+        QUIET_BACKGROUND_MAX_IN_FLIGHT,
+        BACKGROUND_BATCHES_PER_MINUTE,
+    )
+)
 
 
 @dataclass
