@@ -24,8 +24,9 @@ Assumptions (each a named constant below):
   mirror; opening one makes no QBO call.
 - The sweep runs every ``Settings.sweep_interval_seconds`` (15 s) of simulated time. A tick is skipped only when the
   sweep would find nothing: the freshness policy (asked through SmartSync, as the sweep asks it) says the business is
-  not due and the inbox holds no unprocessed event (checked after every sync). Every other tick runs every registered
-  kind's real sweep hook, and the syncs it asks for run on the queue.
+  not due and the inbox holds no unprocessed event (checked after every sync); the sweep's third input, an unfinished
+  full sync, cannot occur after the first one. Every other tick runs every registered kind's real sweep hook, and the
+  syncs it asks for run on the queue.
 
 Figures (``var/bench/sync.json``, merged into what the sync benchmark wrote there):
 - ``calls_per_business_month``: requests the sandbox answered to the mirror's syncs during the month (its

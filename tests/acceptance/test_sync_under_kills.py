@@ -29,9 +29,10 @@ from oodaloo.migrations import upgrade_to_head
 from oodaloo.settings import Settings
 from oodaloo.wiring import build_runtime
 from tests.acceptance.harness import REDIRECT_URI, Served, app_settings, sandbox_config, served_app
-from tests.conftest import TEST_REDIS_URL, TEST_SECRET_KEY, new_database_url
+from tests.conftest import TEST_REDIS_URL, new_database_url
 from tests.domains.qbo.mirror_support import Harness, Realm
 from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
+from tests.support.credentials import TEST_SECRET_KEY
 from tests.support.redis_server import REDIS_SERVER, RedisServer
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ LARGE_REALM = 12000
 # A realm with a few pages of invoices and payments, for the two-worker tests.
 REALM = 4500
 # Each QBO answer takes this long, so the sync lasts seconds: long enough to kill a worker in the middle of it.
-LATENCY_MS = 300
+LATENCY_MS = 500
 # The worker is killed once this many pages are stored (out of about 30).
 KILL_AFTER_PAGES = 4
 ENTITIES = tuple(MIRRORED)

@@ -5,9 +5,6 @@ processes stay up throughout (issue #6, defect 11: an idle worker used to exit a
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from oodaloo.settings import Settings
 from tests.acceptance.harness import REDIRECT_URI, Served, sandbox_config, served_app
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
+from tests.support.redis_server import REDIS_SERVER, RedisServer
 
-REDIS_SERVER = shutil.which("redis-server")
 # Everything here is the test's own (Redis on a free port, sandbox, processes), so it runs beside others under xdist.
 pytestmark = [
     pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed"),
@@ -35,47 +31,11 @@ IDLE_SECONDS = 60.0
 # Bounds of the waits on what the processes do (generous: a busy 2-core machine runs the suite with -n 8).
 START_SECONDS = 60.0
 SETTLE_SECONDS = 60.0
-REDIS_START_SECONDS = 20.0
 POLL_SECONDS = 0.2
 # The app gives up waiting on QBO after this long and answers 202; the sandbox holds the committed write's answer
 # much longer, so only a reconciliation (the worker's job) can settle the action.
 ACTION_DEADLINE_SECONDS = 2.0
 HANG_SECONDS = 20.0
-
-
-class RedisServer:
-    """A throwaway ``redis-server`` on a loopback port, killed (-9) and started again on the same port at will."""
-
-    def __init__(self, port: int, directory: Path) -> None:
-        self.port = port
-        self.directory = directory
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        with (self.directory / "redis.log").open("ab") as log:
-            self._process = subprocess.Popen(
-                [*command, "--dir", str(self.directory)], stdout=log, stderr=subprocess.STDOUT
-            )
-        client = redis.Redis(port=self.port, socket_timeout=2.0)
-        try:
-            _until(lambda: self._answers(client), "redis-server to answer", within=REDIS_START_SECONDS)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait(timeout=REDIS_START_SECONDS)
-
-    def _answers(self, client: redis.Redis) -> bool:
-        assert self._process is not None
-        assert self._process.poll() is None, "redis-server exited"
-        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
-            return bool(client.ping())
-        return False
 
 
 @pytest.fixture
