@@ -54,9 +54,11 @@ from oodaloo.infra.jobs.smart_sync import Credentials, Priority, SmartSyncServic
 
 logger = structlog.get_logger(__name__)
 
-# Entity types paged at once by one full sync. QBO allows 10 requests in flight per realm and app; SmartSync's
-# background budget keeps part of that for user actions, and this keeps one sync from queueing on all of it.
-FULL_SYNC_CONCURRENCY = 4
+# Entity types paged at once by one full sync. Two keep the realm's background rate busy (its limiter, not the lanes,
+# sets the pace: 7 to 9 requests per 1.25 s against a page round trip of well under 0.3 s at QBO-like latency), and no
+# more: a 1000-object page takes the server real time to build, so more pages at once only queue there, and requests
+# that queued arrive bunched in its per-second window (4 lanes drew 429s from the sandbox at 9 requests per 1.25 s).
+FULL_SYNC_CONCURRENCY = 2
 # The most objects QBO returns per entity type in one CDC answer (API_NOTES §5); as many means there may be more.
 CDC_MAX_OBJECTS = 1000
 # CDC looks back 30 days by QBO's clock; an hour less by ours, so a cursor near the edge is never refused.

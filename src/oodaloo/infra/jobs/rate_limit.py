@@ -93,7 +93,8 @@ class RateLimits:
     """A realm's limits. ``user`` is the whole budget; ``background`` is the part of it background work may use.
 
     Both count against the same windows and slots, so whatever background work is held back from stays free for user
-    actions. The window lengths and lease times are shortened only in tests.
+    actions. ``quiet_background`` (``QBO_LIMITS`` sets it) lets background work use more while no user request has been
+    seen for the realm for ``users_quiet_seconds``. The window lengths and lease times are shortened only in tests.
     """
 
     user: Budget = Budget(QBO_REQUESTS_PER_MINUTE, QBO_REQUESTS_PER_SECOND, QBO_MAX_IN_FLIGHT)
