@@ -54,10 +54,10 @@ from oodaloo.infra.jobs.smart_sync import Credentials, Priority, SmartSyncServic
 
 logger = structlog.get_logger(__name__)
 
-# Entity types paged at once by one full sync. Two keep the realm's background rate busy (its limiter, not the lanes,
-# sets the pace: 7 to 9 requests per 1.25 s against a page round trip of well under 0.3 s at QBO-like latency), and no
-# more: a 1000-object page takes the server real time to build, so more pages at once only queue there, and requests
-# that queued arrive bunched in its per-second window (4 lanes drew 429s from the sandbox at 9 requests per 1.25 s).
+# Entity types paged at once by one full sync. Two, because a 1000-object page takes the server real time to build:
+# more pages at once only queue there, and requests that queued arrive bunched in its per-second window (3 and 4 lanes
+# drew 429s from the sandbox when background work ran at 9 requests per 1.25 s; 2 never did). Two lanes keep up with
+# that rate while a page's round trip and storing take under ~0.28 s; a slower realm is paged below its limits.
 FULL_SYNC_CONCURRENCY = 2
 # The most objects QBO returns per entity type in one CDC answer (API_NOTES §5); as many means there may be more.
 CDC_MAX_OBJECTS = 1000
