@@ -219,13 +219,8 @@ class SmartSyncService:
         priority: Priority = Priority.USER,
         deadline: float | None = None,
     ) -> HttpResponse:
-        """Send ``call`` until QBO gives a final answer: a 2xx, or a 4xx that retrying cannot change.
-
-        Per attempt: circuit breaker → access token → limiter slot (held only while the request is in flight) →
-        transport. Retries 429/5xx/transport errors per the priority's RetryPolicy, re-sending the same request (a
-        write keeps its requestid). A 401 gets one token refresh and a retry; a second 401 is returned. ``deadline``
-        is a ``time.monotonic()`` value (user calls get a default); no wait runs past it — DeadlineExceeded instead.
-        """
+        """Send ``call`` until QBO gives a final answer (a 2xx, or a 4xx that retrying cannot change); the retry loop
+        and its order per attempt are ``_transport_loop.TransportLoop.execute``'s."""
         return await self._loop.execute(call, credentials=credentials, priority=priority, deadline=deadline)
 
     async def circuit_state(self, realm_id: str) -> BreakerState:
