@@ -329,6 +329,7 @@ async def test_the_circuit_opens_fails_fast_and_closes_after_a_good_probe(
         await service.execute_with_retry(company_info(realm), credentials=credentials, priority=Priority.BACKGROUND)
     assert sandbox.requests_seen(realm) == BREAKER.failure_threshold
     assert await service.circuit_state(realm) is BreakerState.OPEN
+    assert exported_circuit_state(service, realm) == 2
 
     with pytest.raises(QBOUnavailable, match="QBO is having trouble"):
         await service.execute_with_retry(company_info(realm), credentials=credentials)
@@ -338,6 +339,12 @@ async def test_the_circuit_opens_fails_fast_and_closes_after_a_good_probe(
     response = await service.execute_with_retry(company_info(realm), credentials=credentials)
     assert response.status == 200
     assert await service.circuit_state(realm) is BreakerState.CLOSED
+    assert exported_circuit_state(service, realm) == 0
+    requests = service.metrics.registry.get_sample_value
+    assert requests("oodaloo_qbo_requests_total", {"realm_id": realm, "label": "companyinfo", "outcome": "503"}) == (
+        BREAKER.failure_threshold
+    )
+    assert requests("oodaloo_qbo_requests_total", {"realm_id": realm, "label": "companyinfo", "outcome": "200"}) == 1
 
 
 async def test_a_failed_probe_reopens_the_circuit(service: SmartSyncService, sandbox: Sandbox, realm: str) -> None:
@@ -350,6 +357,7 @@ async def test_a_failed_probe_reopens_the_circuit(service: SmartSyncService, san
         await service.execute_with_retry(company_info(realm), credentials=credentials, priority=Priority.BACKGROUND)
     assert sandbox.requests_seen(realm) == BREAKER.failure_threshold + 1  # exactly one probe went through
     assert await service.circuit_state(realm) is BreakerState.OPEN
+    assert exported_circuit_state(service, realm) == 2  # re-opened by the failed probe
 
 
 @memory_only
@@ -379,6 +387,12 @@ async def test_the_circuit_is_shared_by_services_on_the_same_redis(
     with pytest.raises(QBOUnavailable):
         await second.execute_with_retry(company_info(realm), credentials=credentials_for(sandbox, realm))
     assert sandbox.requests_seen(realm) == BREAKER.failure_threshold
+    assert exported_circuit_state(second, realm) == 2  # opened by the first; the second learned it when refused
+
+
+def exported_circuit_state(service: SmartSyncService, realm: str) -> float | None:
+    """The realm's circuit as ``/metrics`` shows it: 0 closed, 1 half-open, 2 open."""
+    return service.metrics.registry.get_sample_value("oodaloo_qbo_circuit_state", {"realm_id": realm})
 
 
 async def wait_for_state(service: SmartSyncService, realm: str, state: BreakerState) -> None:

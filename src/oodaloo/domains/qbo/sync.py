@@ -11,7 +11,8 @@ cursor is beyond CDC's reach. Plain async services a job calls (``MirrorSync.ful
 - **Reconciliation**: a cursor older than CDC reaches lists every object of every type again (the Ids and the objects
   come in the same pages), stores what changed and marks deleted what QBO no longer has.
 
-Every run is recorded (``sync_runs``): objects stored per type, QBO calls, duration, outcome and error.
+Every run is recorded (``sync_runs``): objects stored per type, QBO calls, duration, outcome and error; a success, once
+committed, is also exported as the business's last sync time in SmartSync's metrics (``/metrics``).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class SyncReport:
     counts: dict[str, int]
     calls: int
     cursor: datetime | None
+    finished_at: datetime
 
 
 @dataclass
@@ -183,7 +185,8 @@ class MirrorSync:
                     cursor = state.cdc_cursor
                 state.cdc_cursor = cursor
                 state.last_full_sync_at = state.singletons_synced_at = self._clock()
-                return await self._finish(session, run, cursor)
+                report = await self._finish(session, run, cursor)
+            return self._exported(run, report)
         except BaseException as error:
             await self._fail(run, error)
             raise
@@ -375,7 +378,8 @@ class MirrorSync:
             state.cdc_cursor = cursor
             if singletons:
                 state.singletons_synced_at = self._clock()
-            return await self._finish(session, run, cursor)
+            report = await self._finish(session, run, cursor)
+        return self._exported(run, report)
 
     async def _connect(self, business_id: uuid.UUID) -> tuple[str, QBOClient]:
         state = await self._connections.status(business_id)
@@ -399,7 +403,8 @@ class MirrorSync:
         row = await session.get(SyncRun, run.id)
         assert row is not None
         run.write_to(row)
-        row.outcome, row.finished_at, row.cursor = SyncOutcome.SUCCEEDED, self._clock(), cursor
+        finished_at = self._clock()
+        row.outcome, row.finished_at, row.cursor = SyncOutcome.SUCCEEDED, finished_at, cursor
         logger.info(
             "qbo_sync_finished",
             business_id=str(run.business_id),
@@ -408,7 +413,12 @@ class MirrorSync:
             stored=sum(run.counts.values()),
             duration_ms=row.duration_ms,
         )
-        return SyncReport(run.id, run.kind, SyncOutcome.SUCCEEDED, dict(run.counts), run.calls, cursor)
+        return SyncReport(run.id, run.kind, SyncOutcome.SUCCEEDED, dict(run.counts), run.calls, cursor, finished_at)
+
+    def _exported(self, run: _Run, report: SyncReport) -> SyncReport:
+        """Once the run's success is committed: SmartSync's metrics show when the mirror was last brought up to date."""
+        self._sync.record_sync(run.business_id, report.finished_at)
+        return report
 
     async def _fail(self, run: _Run, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}"[:2000]

@@ -143,12 +143,15 @@ class TransportLoop:
         admission = await self._breaker.admit(run.call.realm_id)
         if admission is Admission.REFUSED:
             self.metrics.circuit_refusals.inc()
+            # With the breaker in Redis another process may have opened it: this one learns it here.
+            self.metrics.set_circuit_state(run.call.realm_id, BreakerState.OPEN)
             raise QBOUnavailable(
                 run.call.realm_id,
                 retry_after_seconds=self._circuit_cooldown_seconds,
                 may_have_reached_qbo=run.may_have_reached_qbo,
             )
         if admission is Admission.PROBE:
+            self.metrics.set_circuit_state(run.call.realm_id, BreakerState.HALF_OPEN)
             logger.info("qbo.circuit_probe", realm_id=run.call.realm_id, label=run.call.label)
 
     async def _send_once(self, run: _Run, token: str) -> _Outcome:
@@ -205,6 +208,9 @@ class TransportLoop:
             transition = await self._breaker.record_failure(realm_id)
         else:
             transition = await self._breaker.record_success(realm_id)
+            self.metrics.set_circuit_state(realm_id, BreakerState.CLOSED)  # a success always leaves it closed
+        if transition in (Transition.OPENED, Transition.REOPENED):
+            self.metrics.set_circuit_state(realm_id, BreakerState.OPEN)
         if transition is not Transition.NONE:
             self.metrics.circuit_transitions.labels(transition=transition.value).inc()
             logger.warning("qbo.circuit_" + transition.value, realm_id=realm_id)
@@ -228,7 +234,7 @@ class TransportLoop:
 
     def _log_attempt(self, run: _Run, outcome: _Outcome, waited: float) -> None:
         response = outcome.response
-        self.metrics.requests.labels(label=run.call.label, outcome=outcome.reason).inc()
+        self.metrics.requests.labels(realm_id=run.call.realm_id, label=run.call.label, outcome=outcome.reason).inc()
         log = logger.info if response is not None and response.status < 400 else logger.warning
         log(
             "qbo.attempt",

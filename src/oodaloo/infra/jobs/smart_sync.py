@@ -23,6 +23,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as redis
@@ -225,6 +226,10 @@ class SmartSyncService:
 
     async def circuit_state(self, realm_id: str) -> BreakerState:
         return await self._loop.circuit_state(realm_id)
+
+    def record_sync(self, business_id: uuid.UUID, succeeded_at: datetime) -> None:
+        """Export when the business's mirror last finished a successful sync (``/metrics``; lag is now minus it)."""
+        self.metrics.last_sync.labels(business_id=str(business_id)).set(succeeded_at.timestamp())
 
     # --------------------------------------------------------------------------------------- cache and freshness
     async def get_cache(self, key: str) -> Any | None:

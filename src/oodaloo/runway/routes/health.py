@@ -30,7 +30,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """The app's HTTP metrics and its SmartSync's QBO call metrics (requests, retries, throttling, circuits, slots)."""
+    """The app's HTTP metrics and its SmartSync's: QBO calls by realm, retries, circuits, slots, mirror syncs."""
     http_metrics: HttpMetrics = request.app.state.metrics
     sync: SmartSyncService = request.app.state.smart_sync
     return Response(http_metrics.render(sync.metrics.registry), media_type=http_metrics.content_type)
