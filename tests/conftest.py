@@ -31,6 +31,9 @@ from oodaloo.settings import Settings
 from tests.support.credentials import TEST_PASSWORD, TEST_SECRET_KEY, session_cookie_of  # also imported from here
 from tests.support.servers import serve
 
+# Fixtures that live with their support code (the throwaway Redis of the process tests).
+pytest_plugins = ["tests.support.redis_server"]
+
 TEST_DATABASE_URL = os.environ.get("OODALOO_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("OODALOO_TEST_REDIS_URL")
 

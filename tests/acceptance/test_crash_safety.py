@@ -30,6 +30,7 @@ from tests.acceptance.harness import (
 )
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -67,11 +68,7 @@ def _app_env(settings: Settings, sandbox: Sandbox, port: int, *, quick_reconcile
 
 
 def _until(condition: Callable[[], Any], what: str, within: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + within
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL_SECONDS)
-    return result
+    return until(condition, what, within=within, poll_seconds=POLL_SECONDS)
 
 
 def _pay_in_background(customer: Customer, bill_id: str, amount: Decimal, account_id: str, key: str) -> None:

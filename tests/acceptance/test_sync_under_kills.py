@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from tests.domains.qbo.mirror_support import Harness, Realm
 from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
 from tests.support.credentials import TEST_SECRET_KEY
 from tests.support.redis_server import REDIS_SERVER, RedisServer
+from tests.support.waiting import until
 
 T = TypeVar("T")
 
@@ -63,25 +63,7 @@ POLL_SECONDS = 0.2
 
 # ----------------------------------------------------------------------------------------------------- helpers
 def _until(condition: Callable[[], T | None], what: str, *, within: float, watched: tuple[AppProcess, ...] = ()) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        for process in watched:
-            assert process.exit_code() is None, f"{process.command[-1]} exited:\n{process.output()}"
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL_SECONDS)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+    return until(condition, what, within=within, poll_seconds=POLL_SECONDS, watched=watched)
 
 
 def _process_env(database_url: str, served: Served, redis_url: str, *, mirror_sweep: bool) -> dict[str, str]:

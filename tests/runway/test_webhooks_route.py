@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ from tests.support.qbo import (
     open_browsers,
     served_beside_a_sandbox,
 )
+from tests.support.waiting import until as wait_until
 
 WEBHOOK_PATH = "/webhooks/qbo"
 # Bounds of the waits on real deliveries (a poll, never a sleep-and-hope): generous for a loaded 2-core machine.
@@ -135,11 +135,7 @@ def qbo_calls(company: SandboxCompany) -> Any:
 
 
 def until(condition: Callable[[], Any], what: str, within: float = DELIVERY_WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + within
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL_SECONDS)
-    return result
+    return wait_until(condition, what, within=within, poll_seconds=POLL_SECONDS)
 
 
 # ------------------------------------------------------------------------------------------------- refusals

@@ -7,9 +7,13 @@ import contextlib
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import redis
+
+from tests.support.app_process import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
 START_SECONDS = 20.0
@@ -52,3 +56,14 @@ class RedisServer:
         with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
             return bool(client.ping())
         return False
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A running throwaway Redis for one test, killed after it."""
+    server = RedisServer(free_port(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from tests.acceptance.harness import REDIRECT_URI, Served, sandbox_config, serve
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
 from tests.support.redis_server import REDIS_SERVER, RedisServer
+from tests.support.waiting import until
 
 # Everything here is the test's own (Redis on a free port, sandbox, processes), so it runs beside others under xdist.
 pytestmark = [
@@ -38,22 +39,8 @@ ACTION_DEADLINE_SECONDS = 2.0
 HANG_SECONDS = 20.0
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
 def _until(condition: Callable[[], Any], what: str, *, within: float) -> Any:
-    deadline = time.monotonic() + within
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL_SECONDS)
-    return result
+    return until(condition, what, within=within, poll_seconds=POLL_SECONDS)
 
 
 def _process_env(settings: Settings, served: Served, redis_url: str) -> dict[str, str]:
