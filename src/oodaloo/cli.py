@@ -125,6 +125,7 @@ def worker() -> None:
 
     from oodaloo.infra.jobs.smart_sync import run_worker
     from oodaloo.infra.logging import configure_logging
+    from oodaloo.infra.metrics import serve_metrics
     from oodaloo.wiring import worker_runtime
 
     redis_url = _redis_url("worker")
@@ -132,7 +133,10 @@ def worker() -> None:
     configure_logging(settings.log_level, settings.log_format)
 
     async def startup() -> QBORuntime:
-        return await worker_runtime(settings)
+        runtime = await worker_runtime(settings)
+        if settings.worker_metrics_port is not None:
+            serve_metrics(runtime.sync.metrics.registry, settings.worker_metrics_host, settings.worker_metrics_port)
+        return runtime
 
     asyncio.run(run_worker(redis_url=redis_url, startup=startup))
 

@@ -28,8 +28,16 @@ from oodaloo.infra.web.input_guard import refuse_nul_characters
 from oodaloo.infra.web.middleware import RequestBodyLimitMiddleware, RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
 from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo, webhooks
+from oodaloo.runway.routes.audit import router as audit_router
+from oodaloo.runway.routes.balances import router as balances_router
 from oodaloo.runway.routes.docs import install_api_docs
+from oodaloo.runway.routes.firms import router as firms_router
+from oodaloo.runway.routes.receivables import router as receivables_router
+from oodaloo.runway.routes.recurring import router as recurring_router
+from oodaloo.runway.routes.reserves import router as reserves_router
+from oodaloo.runway.routes.runway import router as runway_router
 from oodaloo.runway.routes.sync import router as sync_router
+from oodaloo.runway.routes.vendors import router as vendors_router
 from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, EMBEDDED_SANDBOX_PATH, Settings, get_settings
 from oodaloo.wiring import QBORuntime, build_runtime, connect_demo_when_ready
 
@@ -135,6 +143,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(webhooks.router)
     app.include_router(sync_router)
+    app.include_router(vendors_router)
+    app.include_router(firms_router)
+    app.include_router(audit_router)
+    app.include_router(balances_router)
+    app.include_router(receivables_router)
+    app.include_router(runway_router)
+    app.include_router(reserves_router)
+    app.include_router(recurring_router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # The sweep also keeps every connected business's mirror fresh (the freshness policy's periodic CDC, and webhook
     # news whose sync request was lost). Off only where nothing may call QBO unasked (tests that count calls).
     mirror_sweep: bool = True
+    # ``oodaloo worker`` serves SmartSync's metrics (its QBO calls, throttles, retries, breakers, sync times) for
+    # Prometheus at http://worker_metrics_host:worker_metrics_port/metrics; unset: not served.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @model_validator(mode="before")
     @classmethod

@@ -15,7 +15,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from oodaloo.domains.qbo.client import MAX_PAGE_SIZE
@@ -83,8 +85,22 @@ def _process_env(database_url: str, served: Served, redis_url: str, *, mirror_sw
     )
 
 
-def _worker(name: str, env: dict[str, str], tmp_path: Path) -> AppProcess:
+def _worker(name: str, env: dict[str, str], tmp_path: Path, *, metrics_port: int | None = None) -> AppProcess:
+    if metrics_port is not None:
+        env = env | {"OODALOO_WORKER_METRICS_PORT": str(metrics_port)}
     return AppProcess(oodaloo_command(name), env=env, log_path=tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.log")
+
+
+def _qbo_requests_served(metrics_port: int, realm_id: str) -> float:
+    """QBO requests for ``realm_id`` a worker counts on its own /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).raise_for_status().text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "oodaloo_qbo_requests"
+        for sample in family.samples
+        if sample.name == "oodaloo_qbo_requests_total" and sample.labels.get("realm_id") == realm_id
+    )
 
 
 def _listening(worker: AppProcess) -> bool:
@@ -250,7 +266,8 @@ def test_two_workers_asked_at_the_same_moment_to_sync_one_realm_run_one_sync(
         served.sandbox.configure_faults(latency_ms=LATENCY_MS)
         realm.reset_calls()
 
-        workers = (_worker("worker", env, tmp_path), _worker("worker", env, tmp_path))
+        metrics_ports = (free_port(), free_port())
+        workers = tuple(_worker("worker", env, tmp_path, metrics_port=port) for port in metrics_ports)
         with ExitStack() as stack:
             for worker in workers:
                 stack.enter_context(running(worker))
@@ -259,12 +276,17 @@ def test_two_workers_asked_at_the_same_moment_to_sync_one_realm_run_one_sync(
             assert sorted(sent) == [False, True]  # the second request merged into the queued first
             _until(lambda: _succeeded_full_run(harness), "the sync", within=SYNC_SECONDS, watched=workers)
             _until(lambda: _idle(redis_server), "the queue to empty", within=SYNC_SECONDS, watched=workers)
+            # Each worker serves its own SmartSync metrics: together they count every call the one sync made.
+            served_counts = [_qbo_requests_served(port, realm.realm_id) for port in metrics_ports]
         served.sandbox.calm()
 
-        [run] = _runs(harness)
+        runs = _runs(harness)
+        assert len(runs) == 1, [(run.kind, run.outcome, run.calls, run.started_at, run.error) for run in runs]
+        [run] = runs
         assert (run.kind, run.outcome) == (SyncKind.FULL, SyncOutcome.SUCCEEDED)
         assert realm.calls()["cdc"] == 0
         assert _fetches(realm) == fewest == run.calls
+        assert sorted(served_counts) == [0, run.calls]
         harness.assert_mirror_equals_sandbox()
 
 

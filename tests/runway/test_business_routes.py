@@ -94,18 +94,56 @@ def test_viewer_reads_but_cannot_write(make_account: Callable[..., Account]) -> 
     assert owner.client.get(f"/api/businesses/{business_id}").json()["name"] == "Acme Design LLC"
 
 
-def test_advisor_edits_the_business_but_does_not_manage_members(make_account: Callable[..., Account]) -> None:
+def test_an_advisor_edits_the_business_only_once_the_owner_lets_them_act(make_account: Callable[..., Account]) -> None:
     owner, advisor, other = make_account("owner"), make_account("advisor"), make_account("other")
     business_id = create_business(owner)["id"]
     add_member(owner, business_id, advisor, "advisor")
+    business_url, members_url = f"/api/businesses/{business_id}", f"/api/businesses/{business_id}/members"
+    assert advisor.client.get(business_url).json()["may_act"] is False
 
-    patched = advisor.client.patch(f"/api/businesses/{business_id}", json={"timezone": "Europe/London"})
-    assert patched.status_code == 200
-    assert patched.json()["timezone"] == "Europe/London"
-    response = advisor.client.post(
-        f"/api/businesses/{business_id}/members", json={"email": other.email, "role": "viewer"}
+    refused = advisor.client.patch(business_url, json={"timezone": "Europe/London"})
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == (
+        "This needs the owner role, or the advisor role with the owner's permission to act; yours is advisor "
+        "without permission to act."
     )
+    allowed = owner.client.patch(f"{members_url}/{advisor.user_id}", json={"may_act": True})
+    assert (allowed.json()["role"], allowed.json()["may_act"]) == ("advisor", True)
+
+    patched = advisor.client.patch(business_url, json={"timezone": "Europe/London"})
+    assert patched.status_code == 200
+    assert (patched.json()["timezone"], patched.json()["may_act"]) == ("Europe/London", True)
+    # Acting is not managing: members stay the owner's.
+    response = advisor.client.post(members_url, json={"email": other.email, "role": "viewer"})
     assert response.status_code == 403
+    assert response.json()["error"]["message"] == "This needs the owner role; yours is advisor allowed to act."
+    assert advisor.client.patch(f"{members_url}/{advisor.user_id}", json={"may_act": False}).status_code == 403
+
+
+def test_only_an_advisor_can_be_allowed_to_act_and_a_new_role_withdraws_it(
+    make_account: Callable[..., Account],
+) -> None:
+    owner, member = make_account("owner"), make_account("member")
+    business_id = create_business(owner)["id"]
+    members_url = f"/api/businesses/{business_id}/members"
+    viewer_that_acts = owner.client.post(members_url, json={"email": member.email, "role": "viewer", "may_act": True})
+    assert viewer_that_acts.status_code == 422
+    assert viewer_that_acts.json()["error"]["field"] == "may_act"
+    added = owner.client.post(members_url, json={"email": member.email, "role": "advisor", "may_act": True})
+    assert (added.status_code, added.json()["may_act"]) == (201, True)
+    empty = owner.client.patch(f"{members_url}/{member.user_id}", json={})
+    assert (empty.status_code, empty.json()["error"]["message"]) == (422, "send a role, may_act, or both")
+
+    demoted = owner.client.patch(f"{members_url}/{member.user_id}", json={"role": "viewer"}).json()
+    assert (demoted["role"], demoted["may_act"]) == ("viewer", False)
+    promoted = owner.client.patch(f"{members_url}/{member.user_id}", json={"role": "advisor"}).json()
+    assert (promoted["role"], promoted["may_act"]) == ("advisor", False)  # not silently restored
+    both = owner.client.patch(f"{members_url}/{member.user_id}", json={"role": "advisor", "may_act": True}).json()
+    assert both["may_act"] is True
+    promoting_viewer = owner.client.patch(f"{members_url}/{member.user_id}", json={"role": "viewer", "may_act": True})
+    assert (promoting_viewer.status_code, promoting_viewer.json()["error"]["field"]) == (422, "may_act")
+    # Owners act whatever the flag says.
+    assert owner.client.patch(f"{members_url}/{owner.user_id}", json={"may_act": False}).json()["may_act"] is True
 
 
 def test_owner_manages_members(make_account: Callable[..., Account]) -> None:

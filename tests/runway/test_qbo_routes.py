@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -13,6 +13,7 @@ from oodaloo.domains.qbo.auth import RECONNECT_MESSAGE
 from oodaloo.infra.jobs.smart_sync import ReconnectRequired
 from oodaloo.settings import Settings
 from oodaloo.wiring import worker_runtime
+from tests.conftest import Account
 from tests.support.qbo import (
     Browser,
     Browsers,
@@ -117,6 +118,11 @@ def test_roles_decide_who_may_connect_disconnect_and_read(served: Served, browse
 
     assert viewer.get(f"/api/businesses/{business_id}/qbo/connect").status_code == 403
     assert stranger.get(f"/api/businesses/{business_id}/qbo/connection").status_code == 404
+    # Connecting is acting: an advisor connects once the owner allows it.
+    assert advisor.get(f"/api/businesses/{business_id}/qbo/connect").status_code == 403
+    members_url = f"/api/businesses/{business_id}/members"
+    advisor_id = next(member["user_id"] for member in owner.get(members_url).json() if member["email"] == advisor.email)
+    assert owner.client.patch(f"{members_url}/{advisor_id}", json={"may_act": True}).status_code == 200
     connect(advisor, business_id, REDIRECT_URI)
     assert connection(viewer, business_id)["status"] == "connected"
     assert viewer.post(f"/api/businesses/{business_id}/qbo/disconnect").status_code == 403
@@ -233,3 +239,19 @@ def companyinfo_reads(served: Served, realm_id: str) -> int:
     response = httpx.get(f"{served.sandbox}/_sandbox/stats", params={"realm_id": realm_id})
     response.raise_for_status()
     return sum(response.json()["requests"].get("companyinfo", {}).values())
+
+
+def test_connecting_while_quickbooks_sign_in_cannot_be_reached_says_so_with_502(
+    make_account: Callable[..., Account],
+) -> None:
+    """The session-wide app's QBO discovery URL points at nothing: the consent page cannot be found, and the owner is
+    told QuickBooks sign-in is unreachable (no 500, no stack trace)."""
+    owner = make_account("unreachable-qbo")
+    created = owner.client.post("/api/businesses", json={"name": "Offline Co", "timezone": "America/New_York"})
+    assert created.status_code == 201, created.text
+
+    refused = owner.client.get(f"/api/businesses/{created.json()['id']}/qbo/connect", follow_redirects=False)
+
+    assert refused.status_code == 502, refused.text
+    assert refused.json()["error"]["code"] == "qbo_sign_in_unavailable"
+    assert "Traceback" not in refused.text

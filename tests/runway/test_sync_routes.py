@@ -78,7 +78,7 @@ def test_sync_now_runs_in_the_background_then_the_status_shows_it_and_a_repeat_i
     started = owner.post(f"/api/businesses/{business_id}/sync")
 
     assert started.status_code == 202, started.text
-    assert started.json()["status"] == "started"
+    assert started.json()["status"] == "queued"
     body = wait_for(owner, business_id, lambda found: found["last_success"] is not None)
     success = body["last_success"]
     assert success["kind"] == SyncKind.FULL.value  # never synced: the incremental sync starts with a full one

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -185,8 +183,15 @@ def test_money_is_decimal_cents_and_lines_add_up(tight: DemoCompany) -> None:
         if op.entity not in TRANSACTIONS:
             continue
         amounts = [line["Amount"] for line in op.body.get("Line", [])]
-        assert all(isinstance(a, Decimal) and a == a.quantize(Decimal("0.01")) and a >= 0 for a in amounts)
-        if "TotalAmt" in op.body and amounts:
+        assert all(isinstance(a, Decimal) and a.as_tuple().exponent == -2 and a >= 0 for a in amounts)
+        if op.entity == "Payment" and amounts:
+            # Invoices paid less credits used: what the customer actually sent.
+            signed = [
+                -line["Amount"] if line["LinkedTxn"][0]["TxnType"] == "CreditMemo" else line["Amount"]
+                for line in op.body["Line"]
+            ]
+            assert op.body["TotalAmt"] == sum(signed)
+        elif "TotalAmt" in op.body and amounts:
             assert op.body["TotalAmt"] == sum(amounts)
         for line in op.body.get("Line", []):
             detail = line.get("SalesItemLineDetail")
@@ -203,7 +208,12 @@ def test_chart_of_accounts_terms_and_lists(tight: DemoCompany) -> None:
     assert {"Accounts Receivable", "Accounts Payable", "Credit Card", "Equity", "Income"} <= set(accounts.values())
     terms = {body["Name"]: body["DueDays"] for body in by_entity(tight, "Term")}
     assert terms == {"Due on receipt": 0, "Net 15": 15, "Net 30": 30, "Net 45": 45, "Net 60": 60}
-    assert all(item["Type"] == "Service" and "IncomeAccountRef" in item for item in by_entity(tight, "Item"))
+    items = {item["Name"]: item for item in by_entity(tight, "Item")}
+    bad_debt = items.pop("Bad Debt", None)  # set up the day the firm first writes an invoice off
+    assert all(item["Type"] == "Service" and "IncomeAccountRef" in item for item in items.values())
+    if bad_debt is not None:
+        ids = {body["Id"]: body["Name"] for body in by_entity(tight, "Account")}
+        assert ids[bad_debt["IncomeAccountRef"]["value"]] == "Bad Debts"
     assert 35 <= len(by_entity(tight, "Vendor")) <= 45
     assert 55 <= len(by_entity(tight, "Customer")) <= 65
     names = [body["DisplayName"] for body in by_entity(tight, "Vendor") + by_entity(tight, "Customer")]
@@ -250,6 +260,8 @@ def test_payments_and_bill_payments_link_their_own_documents(tight: DemoCompany)
     applied: Counter[str] = Counter()
     for payment in by_entity(tight, "Payment"):
         for line in payment.get("Line", []):
+            if line["LinkedTxn"][0]["TxnType"] != "Invoice":
+                continue  # a credit memo used up by the payment
             invoice = invoices[line["LinkedTxn"][0]["TxnId"]]
             assert invoice["CustomerRef"] == payment["CustomerRef"]
             assert txn_date(invoice) < txn_date(payment)
@@ -270,60 +282,36 @@ def test_money_moves_on_business_days(tight: DemoCompany) -> None:
         assert all(day.weekday() < 5 for day in moved), entity
 
 
-def test_payroll_is_biweekly_posted_by_the_provider_and_the_biggest_outflow(tight: DemoCompany) -> None:
+def test_payroll_is_posted_by_the_provider_and_the_biggest_outflow(tight: DemoCompany) -> None:
     accounts = {body["Id"]: body["Name"] for body in by_entity(tight, "Account")}
 
     def postings(body: dict[str, Any]) -> dict[str, tuple[str, Decimal]]:
-        return {
-            accounts[line["JournalEntryLineDetail"]["AccountRef"]["value"]]: (
-                line["JournalEntryLineDetail"]["PostingType"],
-                line["Amount"],
-            )
-            for line in body["Line"]
-        }
+        posted: dict[str, tuple[str, Decimal]] = {}
+        for line in body["Line"]:
+            detail = line["JournalEntryLineDetail"]
+            name = accounts[detail["AccountRef"]["value"]]
+            side, amount = posted.get(name, (detail["PostingType"], Decimal(0)))
+            assert side == detail["PostingType"]
+            posted[name] = (side, amount + line["Amount"])
+        return posted
 
     payroll = [body for body in by_entity(tight, "JournalEntry") if "Payroll Expenses" in postings(body)]
-    days = sorted(txn_date(body) for body in payroll)
-    assert {later - earlier for earlier, later in itertools.pairwise(days)} == {timedelta(days=14)}
+    assert len(payroll) >= 24
     for body in payroll:
         posted = postings(body)
         assert posted["Payroll Expenses"][0] == posted["Payroll Taxes"][0] == "Debit"
         assert posted["Checking"] == ("Credit", posted["Payroll Expenses"][1] + posted["Payroll Taxes"][1])
         assert "posted by" in body["PrivateNote"]
-    outflows: Counter[str] = Counter()
+    outflows: dict[str, Decimal] = defaultdict(Decimal)
     for body in by_entity(tight, "Purchase") + by_entity(tight, "Bill"):
         for line in body["Line"]:
             outflows[accounts[line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]]] += line["Amount"]
     for body in payroll:
         outflows["Payroll Expenses"] += postings(body)["Payroll Expenses"][1]
-    assert outflows.most_common(1)[0][0] == "Payroll Expenses"
+    assert max(outflows, key=outflows.__getitem__) == "Payroll Expenses"
 
 
-# -- realism: habits and hygiene ---------------------------------------------------------------
-
-
-def payment_delays(company: DemoCompany) -> dict[str, list[int]]:
-    """Days from due date to payment, per customer Id (full payments only)."""
-    invoices = {body["Id"]: body for body in by_entity(company, "Invoice")}
-    delays: dict[str, list[int]] = defaultdict(list)
-    for payment in by_entity(company, "Payment"):
-        for line in payment.get("Line", []):
-            invoice = invoices[line["LinkedTxn"][0]["TxnId"]]
-            if line["Amount"] == sum(item["Amount"] for item in invoice["Line"]):
-                due = date.fromisoformat(invoice["DueDate"])
-                delays[payment["CustomerRef"]["value"]].append((txn_date(payment) - due).days)
-    return {customer: days for customer, days in delays.items() if len(days) >= 5}
-
-
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_customers_have_visible_payment_habits(companies: dict[str, DemoCompany], scenario: str) -> None:
-    delays = payment_delays(companies[scenario])
-    means = {customer: statistics.mean(days) for customer, days in delays.items()}
-    spreads = {customer: statistics.stdev(days) for customer, days in delays.items()}
-    reliable = [c for c in delays if spreads[c] <= 5]
-    assert sum(1 for c in reliable if means[c] <= 1) >= 5  # reliably early or on time
-    assert sum(1 for c in reliable if 18 <= means[c] <= 47) >= 2  # reliably 20-45 days late
-    assert sum(1 for c in delays if spreads[c] >= 10) >= 1  # erratic
+# -- realism: hygiene (payment habits: test_demo_payers.py) -----------------------------------
 
 
 def test_recent_invoices_are_open_and_some_are_overdue(tight: DemoCompany) -> None:
@@ -457,7 +445,8 @@ def test_customer_credits_are_occasional_and_open_invoices_get_them_applied(
 ) -> None:
     company = companies[scenario]
     memos = {body["Id"]: body for body in by_entity(company, "CreditMemo")}
-    assert 2 <= len(memos) <= 12  # a few a year, not a habit
+    goodwill = [memo for memo in memos.values() if memo["PrivateNote"].startswith("Goodwill")]
+    assert 2 <= len(goodwill) <= 12  # a few a year, not a habit (disputes: test_demo_payers.py)
     applications = [
         payment
         for payment in by_entity(company, "Payment")

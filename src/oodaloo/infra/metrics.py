@@ -3,7 +3,18 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+from oodaloo.infra.logging import get_logger
+
+logger = get_logger("oodaloo.metrics")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -34,3 +45,10 @@ class HttpMetrics:
     def render(self, *more: CollectorRegistry) -> bytes:
         """The text exposition of this registry and then of ``more`` (their metric names must not collide)."""
         return b"".join(generate_latest(registry) for registry in (self.registry, *more))
+
+
+def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
+    """Serve ``registry`` at http://host:port/metrics from a daemon thread (a process without a web app of its own:
+    ``oodaloo worker``)."""
+    start_http_server(port, addr=host, registry=registry)
+    logger.info("metrics.serving", address=f"http://{host}:{port}/metrics")

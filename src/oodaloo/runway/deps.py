@@ -1,8 +1,16 @@
 """Request dependencies as ``Annotated`` aliases, so routes read as plain typed parameters.
 
-Every ``/api/businesses/{business_id}/...`` route takes ``BusinessAccess`` (or a role alias): unauthenticated
-callers get 401, non-members 404 (existence is not revealed), members without the role 403. A write that a session
-cookie authenticates must come from this site's own pages (403 otherwise); bearer-token calls may come from anywhere.
+Every ``/api/businesses/{business_id}/...`` route takes one of these, by what it does (``domains/core/access.py``):
+
+- ``BusinessAccess``: any member reads (owners, advisors, viewers; firm advisors of an engaged firm).
+- ``BusinessProposer``: advisors and owners prepare work for the owner (plans, proposals, a sync).
+- ``BusinessActor``: owners, and advisors the owner allowed to act, change the books (pay, approve, execute).
+- ``BusinessOwner``: owners manage members and firms.
+
+Unauthenticated callers get 401, those the business does not reach 404 (existence is not revealed), members without
+the capability 403 naming what it needs and what they are. ``/api/firms/{firm_id}/...`` routes take ``FirmAccess``
+(any member of the firm, else 404) or ``FirmAdmin``. A write that a session cookie authenticates must come from this
+site's own pages (403 otherwise); bearer-token calls may come from anywhere.
 """
 
 from __future__ import annotations
@@ -10,15 +18,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oodaloo.domains.core.errors import BusinessNotFound
-from oodaloo.domains.core.models import Business, Role, User
-from oodaloo.domains.core.service import AccountService, BusinessService
+from oodaloo.domains.core.access import Capability, Grant
+from oodaloo.domains.core.errors import BusinessNotFound, FirmNotFound
+from oodaloo.domains.core.models import Business, Firm, FirmRole, Role, User
+from oodaloo.domains.core.service import AccountService, BusinessService, FirmService
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.throttle import AttemptThrottle
@@ -150,31 +159,78 @@ SignedInUser = Annotated[User, Depends(signed_in_user)]
 
 @dataclass(frozen=True)
 class BusinessContext:
+    """The business a route works on and what the caller may do in it."""
+
     business: Business
-    role: Role
+    grant: Grant
     user: User
+
+    @property
+    def role(self) -> Role:
+        return self.grant.role
+
+    @property
+    def may_act(self) -> bool:
+        return self.grant.can_act
 
 
 async def business_access(business_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> BusinessContext:
-    membership = await BusinessService(session).membership(business_id, user)
-    if membership is None:
+    reached = await BusinessService(session).access(business_id, user)
+    if reached is None:
         raise BusinessNotFound()
-    return BusinessContext(membership.business, membership.role, user)
+    return BusinessContext(reached.business, reached.grant, user)
 
 
 BusinessAccess = Annotated[BusinessContext, Depends(business_access)]
 
 
-def require_role(required: Role) -> Any:
-    """A dependency admitting members whose role is ``required`` or higher."""
-
-    async def check_role(access: BusinessAccess) -> BusinessContext:
-        if not access.role.allows(required):
-            raise PermissionDenied(f"This needs the {required.value} role; yours is {access.role.value}.")
-        return access
-
-    return Depends(check_role)
+async def business_proposer(access: BusinessAccess) -> BusinessContext:
+    return _require(access, Capability.PROPOSE)
 
 
-BusinessWriter = Annotated[BusinessContext, require_role(Role.ADVISOR)]
-BusinessOwner = Annotated[BusinessContext, require_role(Role.OWNER)]
+async def business_actor(access: BusinessAccess) -> BusinessContext:
+    return _require(access, Capability.ACT)
+
+
+async def business_owner(access: BusinessAccess) -> BusinessContext:
+    return _require(access, Capability.MANAGE)
+
+
+def _require(access: BusinessContext, capability: Capability) -> BusinessContext:
+    if not access.grant.allows(capability):
+        raise PermissionDenied(access.grant.refusal(capability))
+    return access
+
+
+BusinessProposer = Annotated[BusinessContext, Depends(business_proposer)]
+BusinessActor = Annotated[BusinessContext, Depends(business_actor)]
+BusinessOwner = Annotated[BusinessContext, Depends(business_owner)]
+# Deprecated: the name routes used before roles were split into proposing and acting. It means acting; new code
+# names BusinessActor (or BusinessProposer when advisors without the permission to act must get through).
+BusinessWriter = BusinessActor
+
+
+@dataclass(frozen=True)
+class FirmContext:
+    firm: Firm
+    role: FirmRole
+    user: User
+
+
+async def firm_access(firm_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> FirmContext:
+    membership = await FirmService(session).membership(firm_id, user)
+    if membership is None:
+        raise FirmNotFound()
+    return FirmContext(membership.firm, membership.role, user)
+
+
+FirmAccess = Annotated[FirmContext, Depends(firm_access)]
+
+
+async def firm_admin(access: FirmAccess) -> FirmContext:
+    if access.role is not FirmRole.ADMIN:
+        raise PermissionDenied(f"This needs the firm's admin role; yours is {access.role.value}.")
+    return access
+
+
+FirmAdmin = Annotated[FirmContext, Depends(firm_admin)]

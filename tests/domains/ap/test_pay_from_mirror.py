@@ -137,6 +137,9 @@ def test_once_synced_the_lists_come_from_the_mirror_and_equal_quickbooks_own(pay
     before = qbo_requests(payer.company)
     from_mirror = (payer.open_bills().json(), payer.owner.get(accounts_path).json())
     assert qbo_requests_during(payer.company, before) == {}
+    # Each bill's decision (Must Pay / Can Delay) comes with the mirror; QuickBooks alone cannot give it.
+    assert [bill.pop("decision") for bill in from_qbo[0]] == [None] * len(from_qbo[0])
+    assert None not in [bill.pop("decision") for bill in from_mirror[0]]
     assert from_mirror == from_qbo
     bills, accounts = from_mirror
     assert bills  # nothing compared equal by being empty

@@ -116,7 +116,12 @@ def fleet(settings: Settings, tmp_path: Path, name: str) -> Iterator[Fleet]:
     """The app on a new, migrated database, served beside a sandbox, with one signed-up owner."""
     database_url = new_database_url(tmp_path, name)
     upgrade_to_head(database_url)
-    with served_beside_a_sandbox(settings.model_copy(update={"database_url": database_url})) as (served, _app):
+    # Jobs run in the app's own process (no Redis queue waiting for a worker): "sync now" is a queued job. The Redis
+    # queue with worker processes is proven in tests/acceptance/test_sync_under_kills.py.
+    with served_beside_a_sandbox(settings.model_copy(update={"database_url": database_url}), redis_url=None) as (
+        served,
+        _app,
+    ):
         browsers = Browsers(served)
         try:
             yield Fleet(served, browsers.sign_up("bulk"), browsers, {})

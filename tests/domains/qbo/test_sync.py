@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from oodaloo.domains.qbo.mirror_models import MirrorStatus, SyncKind, SyncOutcome, SyncRun, SyncState
+from oodaloo.domains.qbo.mirror_models import SINGLETONS, MirrorStatus, SyncKind, SyncOutcome, SyncRun, SyncState
 from oodaloo.domains.qbo.sync import SyncReport
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import SandboxConfig
@@ -102,18 +102,21 @@ def test_a_full_sync_interrupted_after_some_pages_continues_without_fetching_the
             after_page=crash_after_some_pages,
         )
     first = sum(realm.calls().values())
-    assert first < fewest
+    singletons = len([entity for entity in harness.entities if entity in SINGLETONS])  # stored first, one call each
+    stored_pages = singletons + stored_before_crash
+    # At most the page requested while the last one was being stored was fetched and not stored.
+    assert first - stored_pages in (0, 1)
 
     report = harness.run(lambda mirror: mirror.full(harness.business_id), page_size=page_size)
 
-    # Every page was fetched once: the second run started after the last page the first one stored.
-    assert sum(realm.calls().values()) == fewest == first + report.calls
+    # No stored page was fetched again: the second run started after the last page the first one stored.
+    assert report.calls == fewest - stored_pages
     harness.assert_mirror_equals_sandbox()
     failed, succeeded = runs(harness)
     assert failed.outcome is SyncOutcome.FAILED
     assert failed.error is not None
     assert "Interrupted" in failed.error
-    assert failed.calls == first
+    assert stored_pages <= failed.calls <= first  # a prefetch cut off before its answer is not counted
     assert succeeded.outcome is SyncOutcome.SUCCEEDED
 
 

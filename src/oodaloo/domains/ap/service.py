@@ -32,7 +32,8 @@ from oodaloo.domains.ap.errors import (
     not_connected_error,
     read_error,
 )
-from oodaloo.domains.ap.mirror import PayablesMirror, account_currency, account_name, vendor_name
+from oodaloo.domains.ap.mirror import PayablesMirror, account_currency, account_name
+from oodaloo.domains.ap.payables import PayablesService
 from oodaloo.domains.ap.repository import ActionRepository
 from oodaloo.domains.ap.schemas import ActionOut, BillPaymentOut, OpenBillOut, PayBillIn, PayFromAccountOut
 from oodaloo.domains.ap.snapshots import PAY_TYPE_OF_ACCOUNT, AccountSnapshot, BillSnapshot, SnapshotCache, money
@@ -108,16 +109,16 @@ class BillService:
         self._sessionmaker = sessionmaker
         self._deadline_seconds = deadline_seconds
 
-    async def open_bills(self, business_id: uuid.UUID) -> list[OpenBillOut]:
-        """The bills with a balance left, soonest due first: from the mirror once synced. Read from QuickBooks before
-        that, each bill and each Bank or Credit Card account is kept as a snapshot for a few minutes so that paying
+    async def open_bills(self, business_id: uuid.UUID, timezone: str) -> list[OpenBillOut]:
+        """The bills with a balance left, soonest due first: from the mirror once synced, each with its class (Must
+        Pay / Can Delay), reason and dates. Read from QuickBooks before that (without decisions: they need the
+        mirror), each bill and each Bank or Credit Card account is kept as a snapshot for a few minutes so that paying
         from this list needs QuickBooks only for the payment itself."""
         realm_id = await self._realm_of(business_id)
         async with unit_of_work(self._sessionmaker) as session:
-            mirror = PayablesMirror(session, business_id)
-            if await mirror.synced(realm_id):
-                mirrored = [_mirrored_bill_out(row) for row in await mirror.open_bills() if row.vendor_id is not None]
-                return sorted(mirrored, key=_soonest_due_first)
+            if await PayablesMirror(session, business_id).synced(realm_id):
+                payables = PayablesService(session, business_id=business_id, timezone=timezone, realm_id=realm_id)
+                return sorted(await payables.open_bills(), key=_soonest_due_first)
         client = self._client(business_id, realm_id)
         try:
             bills, accounts = await _both(
@@ -443,20 +444,6 @@ def _bill_snapshot(row: MirroredBill) -> BillSnapshot:
 
 def _account_snapshot(row: MirroredAccount) -> AccountSnapshot:
     return AccountSnapshot(row.qbo_id, row.account_type, row.status is MirrorStatus.ACTIVE, row.name)
-
-
-def _mirrored_bill_out(row: MirroredBill) -> OpenBillOut:
-    balance = row.balance if row.balance is not None else Decimal(0)
-    return OpenBillOut(
-        bill_id=row.qbo_id,
-        vendor_id=row.vendor_id or "",
-        vendor_name=vendor_name(row),
-        doc_number=row.doc_number,
-        txn_date=row.txn_date,
-        due_date=row.due_date,
-        total=money(row.total_amt if row.total_amt is not None else balance),
-        balance=money(balance),
-    )
 
 
 def _mirrored_account_out(row: MirroredAccount) -> PayFromAccountOut:

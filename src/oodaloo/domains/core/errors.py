@@ -73,3 +73,55 @@ class AlreadyMember(Conflict):
 class LastOwner(Conflict):
     code = "last_owner"
     message = "A business must keep at least one owner; make another member owner first."
+
+
+class ActPermissionForAdvisorsOnly(InvalidInput):
+    code = "may_act_for_advisors_only"
+    message = "Only an advisor's permission to act can be set: owners always act, viewers never do."
+
+    def __init__(self) -> None:
+        super().__init__(field="may_act")
+
+
+class FirmNotFound(NotFound):
+    code = "firm_not_found"
+    message = "No such firm."
+
+
+class UnknownFirm(InvalidInput):
+    code = "unknown_firm"
+    message = "No firm has this id; ask the firm for the id its admins see."
+
+    def __init__(self) -> None:
+        super().__init__(field="firm_id")
+
+
+class FirmMemberNotFound(NotFound):
+    code = "firm_member_not_found"
+    message = "No such member in this firm."
+
+
+class AlreadyFirmMember(Conflict):
+    code = "already_firm_member"
+    message = "This user is already a member of the firm."
+
+    def __init__(self) -> None:
+        super().__init__(field="email")
+
+
+class LastFirmAdmin(Conflict):
+    code = "last_firm_admin"
+    message = "A firm must keep at least one admin; make another member admin first."
+
+
+class AlreadyEngaged(Conflict):
+    code = "already_engaged"
+    message = "This business already engages this firm."
+
+    def __init__(self) -> None:
+        super().__init__(field="firm_id")
+
+
+class EngagementNotFound(NotFound):
+    code = "engagement_not_found"
+    message = "This business does not engage this firm."

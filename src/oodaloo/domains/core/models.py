@@ -1,12 +1,14 @@
-"""Tables of the core domain: businesses (tenants), users, memberships, sign-in sessions, API tokens."""
+"""Tables of the core domain: businesses (tenants), users, memberships, advisor firms and their engagements, sign-in
+sessions, API tokens. Who may do what with them is decided in ``access.py``."""
 
 from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin
@@ -16,7 +18,8 @@ NAME_MAX_LENGTH = 200
 
 
 class Role(enum.StrEnum):
-    """What a member may do in a business: owners manage members, advisors act, viewers only read."""
+    """A member's role in a business: owners approve, act and manage members; advisors propose (and act when the
+    owner allowed it); viewers only read. The rules themselves live in ``access.py``."""
 
     OWNER = "owner"
     ADVISOR = "advisor"
@@ -26,8 +29,23 @@ class Role(enum.StrEnum):
     def rank(self) -> int:
         return {Role.VIEWER: 0, Role.ADVISOR: 1, Role.OWNER: 2}[self]
 
-    def allows(self, required: Role) -> bool:
-        return self.rank >= required.rank
+
+class FirmRole(enum.StrEnum):
+    """A member's role in an advisor firm: admins manage the firm's members; both serve its clients as advisors."""
+
+    ADMIN = "admin"
+    ADVISOR = "advisor"
+
+
+def _role_enum(enum_type: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        enum_type,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda roles: [role.value for role in roles],
+    )
 
 
 class Business(IdMixin, CreatedAtMixin, Base):
@@ -39,6 +57,10 @@ class Business(IdMixin, CreatedAtMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64))  # IANA name, validated with zoneinfo
     currency: Mapped[str] = mapped_column(String(3), default="USD")  # ISO 4217
     qbo_realm_id: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    def today(self) -> date:
+        """The business's date now, in its own time zone (not the server's, nor UTC's)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
 
 class User(IdMixin, CreatedAtMixin, Base):
@@ -57,19 +79,50 @@ class Membership(IdMixin, CreatedAtMixin, Base):
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            name="membership_role",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda roles: [role.value for role in roles],
-        )
-    )
+    role: Mapped[Role] = mapped_column(_role_enum(Role, "membership_role"))
+    # The owner's per-business permission for an advisor to act (pay, approve, execute), not only propose.
+    # Meaningless for owners (they always may) and viewers (they never may).
+    may_act: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     business: Mapped[Business] = relationship(lazy="raise")
     user: Mapped[User] = relationship(lazy="raise")
+
+
+class Firm(IdMixin, CreatedAtMixin, Base):
+    """An advisor firm (a bookkeeping or CAS practice) whose members serve many client businesses."""
+
+    __tablename__ = "firms"
+
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+
+
+class FirmMember(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "firm_members"
+    __table_args__ = (UniqueConstraint("firm_id", "user_id", name="uq_firm_members_firm_user"),)
+
+    firm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[FirmRole] = mapped_column(_role_enum(FirmRole, "firm_role"))
+
+    firm: Mapped[Firm] = relationship(lazy="raise")
+    user: Mapped[User] = relationship(lazy="raise")
+
+
+class FirmEngagement(IdMixin, CreatedAtMixin, Base):
+    """A business engaging a firm: every member of the firm sees the business as an advisor, and acts in it only when
+    ``advisors_may_act``. Lifecycle: created by an owner; the flag changed by an owner; deleted when the owner ends
+    the engagement (the audit log keeps the history)."""
+
+    __tablename__ = "firm_engagements"
+    __table_args__ = (UniqueConstraint("business_id", "firm_id", name="uq_firm_engagements_business_firm"),)
+
+    business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
+    firm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"), index=True)
+    advisors_may_act: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    engaged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    business: Mapped[Business] = relationship(lazy="raise")
+    firm: Mapped[Firm] = relationship(lazy="raise")
 
 
 class UserSession(IdMixin, CreatedAtMixin, Base):

@@ -1,4 +1,5 @@
-"""Core domain services: accounts (sign-up, sign-in sessions, API tokens) and businesses with members.
+"""Core domain services: accounts (sign-up, sign-in sessions, API tokens), businesses with their members, and advisor
+firms with their engagements. ``BusinessService.access`` is the one place a user's access to a business is decided.
 
 Services only ``flush()``; the boundary that opened the session commits or rolls back.
 """
@@ -16,10 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.core import errors
+from oodaloo.domains.core.access import Grant, direct_grant, firm_grant
+from oodaloo.domains.core.audit import AuditLog
 from oodaloo.domains.core.models import (
     NAME_MAX_LENGTH,
     ApiToken,
     Business,
+    Firm,
+    FirmEngagement,
+    FirmMember,
+    FirmRole,
     Membership,
     Role,
     User,
@@ -28,11 +35,24 @@ from oodaloo.domains.core.models import (
 from oodaloo.domains.core.repository import (
     ApiTokenRepository,
     BusinessRepository,
+    EngagementsOfFirm,
+    FirmEngagementRepository,
+    FirmMemberRepository,
+    FirmRepository,
     MembershipRepository,
     UserRepository,
     UserSessionRepository,
 )
-from oodaloo.domains.core.schemas import BusinessIn, BusinessPatch, MemberOut
+from oodaloo.domains.core.schemas import (
+    BusinessIn,
+    BusinessPatch,
+    EngagementOut,
+    FirmClientOut,
+    FirmIn,
+    FirmMemberOut,
+    MemberOut,
+    MemberPatch,
+)
 from oodaloo.infra.auth import passwords, tokens
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.throttle import AttemptLimit, AttemptThrottle
@@ -155,8 +175,18 @@ async def _forgive(throttle: AttemptThrottle, admitted: list[tuple[str, str]]) -
 
 @dataclass(frozen=True)
 class BusinessWithRole:
+    """A business and what one user may do in it."""
+
     business: Business
-    role: Role
+    grant: Grant
+
+    @property
+    def role(self) -> Role:
+        return self.grant.role
+
+    @property
+    def may_act(self) -> bool:
+        return self.grant.can_act
 
 
 class BusinessService:
@@ -164,6 +194,7 @@ class BusinessService:
         self.session = session
         self.businesses = BusinessRepository(session)
         self.users = UserRepository(session)
+        self.audit = AuditLog(session)
 
     def members_of(self, business_id: uuid.UUID) -> MembershipRepository:
         return MembershipRepository(self.session, business_id)
@@ -173,19 +204,46 @@ class BusinessService:
             Business(name=data.name, timezone=data.timezone, currency=data.currency, qbo_realm_id=qbo_realm_id)
         )
         await self.members_of(business.id).add(Membership(user_id=owner.id, role=Role.OWNER))
+        await self.audit.record(
+            business.id, owner.id, "business.created", subject=("business", business.id), detail={"name": data.name}
+        )
         return business
 
     async def list_for(self, user: User) -> list[BusinessWithRole]:
-        return [BusinessWithRole(business, role) for business, role in await self.businesses.with_role_for(user.id)]
+        """Every business the user reaches, directly or through a firm, with the user's grant in each, oldest first."""
+        reached: dict[uuid.UUID, BusinessWithRole] = {}
+        for business, membership in await self.businesses.memberships_of(user.id):
+            reached[business.id] = BusinessWithRole(business, direct_grant(membership.role, membership.may_act))
+        for business, engagement in await self.businesses.engaged_for(user.id):
+            earlier = reached.get(business.id)
+            grant = firm_grant(engagement.firm_id, engagement.advisors_may_act)
+            reached[business.id] = BusinessWithRole(business, grant.strongest(earlier.grant if earlier else None))
+        return sorted(reached.values(), key=lambda entry: (entry.business.created_at, entry.business.id))
 
-    async def membership(self, business_id: uuid.UUID, user: User) -> Membership | None:
-        """The user's membership (with its business loaded), or None: the tenancy check of every route."""
-        return await self.members_of(business_id).of_user(user.id)
+    async def access(self, business_id: uuid.UUID, user: User) -> BusinessWithRole | None:
+        """The tenancy check of every route: what ``user`` may do in the business, from a direct membership and any
+        firm of theirs the business engaged (the strongest wins); None when neither reaches it."""
+        membership = await self.members_of(business_id).of_user(user.id)
+        engagements = await FirmEngagementRepository(self.session, business_id).reaching(user.id)
+        grant = direct_grant(membership.role, membership.may_act) if membership is not None else None
+        for engagement in engagements:
+            grant = firm_grant(engagement.firm_id, engagement.advisors_may_act).strongest(grant)
+        if grant is None:
+            return None
+        business = membership.business if membership is not None else engagements[0].business
+        return BusinessWithRole(business, grant)
 
-    async def update(self, business: Business, patch: BusinessPatch) -> Business:
+    async def update(self, business: Business, patch: BusinessPatch, actor: User) -> Business:
+        changes: dict[str, dict[str, str]] = {}
         for field, value in patch.model_dump(exclude_unset=True, exclude_none=True).items():
-            setattr(business, field, value)
+            if getattr(business, field) != value:
+                changes[field] = {"from": getattr(business, field), "to": value}
+                setattr(business, field, value)
         await self.session.flush()
+        if changes:
+            await self.audit.record(
+                business.id, actor.id, "business.updated", subject=("business", business.id), detail=changes
+            )
         return business
 
     async def take_company_name(self, business_id: uuid.UUID, company_name: str, *, unless_renamed_from: str) -> bool:
@@ -202,31 +260,64 @@ class BusinessService:
     async def list_members(self, business_id: uuid.UUID) -> list[MemberOut]:
         return [_member_out(membership) for membership in await self.members_of(business_id).with_users()]
 
-    async def add_member(self, business_id: uuid.UUID, email: str, role: Role) -> MemberOut:
+    async def add_member(
+        self, business_id: uuid.UUID, email: str, role: Role, *, may_act: bool = False, actor: User
+    ) -> MemberOut:
+        if may_act and role is not Role.ADVISOR:
+            raise errors.ActPermissionForAdvisorsOnly()
         user = await self.users.by_email(email)
         if user is None:
             raise errors.UnknownUser()
         members = self.members_of(business_id)
         if await members.of_user(user.id) is not None:
             raise errors.AlreadyMember()
-        await members.add(Membership(user_id=user.id, role=role))
-        return _member_out(await self._existing_member(members, user.id))
+        await members.add(Membership(user_id=user.id, role=role, may_act=may_act))
+        added = _member_out(await self._existing_member(members, user.id))
+        await self.audit.record(
+            business_id,
+            actor.id,
+            "member.added",
+            subject=("user", user.id),
+            detail={"email": user.email, "role": role.value, "may_act": added.may_act},
+        )
+        return added
 
-    async def change_role(self, business_id: uuid.UUID, user_id: uuid.UUID, role: Role) -> MemberOut:
+    async def change_member(
+        self, business_id: uuid.UUID, user_id: uuid.UUID, patch: MemberPatch, actor: User
+    ) -> MemberOut:
+        """A new role, or an advisor's permission to act, or both. A role change withdraws the permission to act
+        unless the same request grants it: promoting someone back to advisor must not silently restore it."""
         members = self.members_of(business_id)
         membership = await self._existing_member(members, user_id)
+        role = patch.role or membership.role
+        may_act = patch.may_act if patch.may_act is not None else membership.may_act and role is membership.role
+        if patch.may_act and role is not Role.ADVISOR:
+            raise errors.ActPermissionForAdvisorsOnly()
         if membership.role is Role.OWNER and role is not Role.OWNER:
             await self._keep_an_owner(members)
-        membership.role = role
+        before = _member_out(membership)
+        membership.role, membership.may_act = role, may_act and role is Role.ADVISOR
         await self.session.flush()
-        return _member_out(membership)
+        after = _member_out(membership)
+        subject = ("user", user_id)
+        if after.role is not before.role:
+            roles = {"email": after.email, "from": before.role.value, "to": after.role.value}
+            await self.audit.record(business_id, actor.id, "member.role_changed", subject=subject, detail=roles)
+        if after.may_act != before.may_act:
+            permission = {"email": after.email, "may_act": after.may_act}
+            await self.audit.record(
+                business_id, actor.id, "member.permission_changed", subject=subject, detail=permission
+            )
+        return after
 
-    async def remove_member(self, business_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    async def remove_member(self, business_id: uuid.UUID, user_id: uuid.UUID, actor: User) -> None:
         members = self.members_of(business_id)
         membership = await self._existing_member(members, user_id)
         if membership.role is Role.OWNER:
             await self._keep_an_owner(members)
+        detail = {"email": membership.user.email, "role": membership.role.value}
         await members.delete(membership)
+        await self.audit.record(business_id, actor.id, "member.removed", subject=("user", user_id), detail=detail)
 
     @staticmethod
     async def _existing_member(members: MembershipRepository, user_id: uuid.UUID) -> Membership:
@@ -247,5 +338,195 @@ def _member_out(membership: Membership) -> MemberOut:
         email=membership.user.email,
         display_name=membership.user.display_name,
         role=membership.role,
+        may_act=direct_grant(membership.role, membership.may_act).can_act,
         joined_at=membership.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class FirmWithRole:
+    firm: Firm
+    role: FirmRole
+
+
+class FirmService:
+    """Advisor firms: their members (admins manage them), their client businesses, and the owners' side: engaging a
+    firm, letting its advisors act, ending the engagement. Changes that widen or narrow who reaches a business are
+    written to that business's audit log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.firms = FirmRepository(session)
+        self.users = UserRepository(session)
+        self.audit = AuditLog(session)
+
+    def members_of(self, firm_id: uuid.UUID) -> FirmMemberRepository:
+        return FirmMemberRepository(self.session, firm_id)
+
+    async def create(self, creator: User, data: FirmIn) -> FirmWithRole:
+        firm = await self.firms.add(Firm(name=data.name))
+        await self.members_of(firm.id).add(FirmMember(user_id=creator.id, role=FirmRole.ADMIN))
+        return FirmWithRole(firm, FirmRole.ADMIN)
+
+    async def list_for(self, user: User) -> list[FirmWithRole]:
+        return [FirmWithRole(firm, role) for firm, role in await self.firms.with_role_for(user.id)]
+
+    async def membership(self, firm_id: uuid.UUID, user: User) -> FirmWithRole | None:
+        """The firm routes' check: the user's role in the firm, or None when they are not a member."""
+        member = await self.members_of(firm_id).of_user(user.id)
+        return FirmWithRole(member.firm, member.role) if member is not None else None
+
+    async def list_members(self, firm_id: uuid.UUID) -> list[FirmMemberOut]:
+        return [_firm_member_out(member) for member in await self.members_of(firm_id).with_users()]
+
+    async def add_member(self, firm: Firm, email: str, role: FirmRole, actor: User) -> FirmMemberOut:
+        user = await self.users.by_email(email)
+        if user is None:
+            raise errors.UnknownUser()
+        members = self.members_of(firm.id)
+        if await members.of_user(user.id) is not None:
+            raise errors.AlreadyFirmMember()
+        await members.add(FirmMember(user_id=user.id, role=role))
+        added = await self._existing_member(members, user.id)
+        await self._record_in_clients(firm, actor, "firm.member_added", user, {"role": role.value})
+        return _firm_member_out(added)
+
+    async def change_member_role(self, firm: Firm, user_id: uuid.UUID, role: FirmRole) -> FirmMemberOut:
+        members = self.members_of(firm.id)
+        member = await self._existing_member(members, user_id)
+        if member.role is FirmRole.ADMIN and role is not FirmRole.ADMIN:
+            await self._keep_an_admin(members)
+        member.role = role
+        await self.session.flush()
+        return _firm_member_out(member)
+
+    async def remove_member(self, firm: Firm, user_id: uuid.UUID, actor: User) -> None:
+        members = self.members_of(firm.id)
+        member = await self._existing_member(members, user_id)
+        if member.role is FirmRole.ADMIN:
+            await self._keep_an_admin(members)
+        removed = member.user
+        await members.delete(member)
+        await self._record_in_clients(firm, actor, "firm.member_removed", removed, {})
+
+    async def clients(self, firm_id: uuid.UUID, user: User) -> list[FirmClientOut]:
+        """The firm's client businesses, each with what ``user`` (a member of the firm) may do in it."""
+        engagements = await EngagementsOfFirm(self.session, firm_id).with_businesses()
+        reached = {entry.business.id: entry for entry in await BusinessService(self.session).list_for(user)}
+        clients = []
+        for engagement in engagements:
+            entry = reached.get(engagement.business_id)
+            if entry is None:  # the engagement ended between the two reads
+                continue
+            business = engagement.business
+            clients.append(
+                FirmClientOut(
+                    business_id=business.id,
+                    name=business.name,
+                    timezone=business.timezone,
+                    currency=business.currency,
+                    role=entry.role,
+                    may_act=entry.may_act,
+                    engaged_at=engagement.created_at,
+                )
+            )
+        return clients
+
+    # -- the owner's side --------------------------------------------------------------------------------------------
+
+    def engagements_of(self, business_id: uuid.UUID) -> FirmEngagementRepository:
+        return FirmEngagementRepository(self.session, business_id)
+
+    async def engagements(self, business_id: uuid.UUID) -> list[EngagementOut]:
+        return [_engagement_out(engagement) for engagement in await self.engagements_of(business_id).with_firms()]
+
+    async def engage(
+        self, business_id: uuid.UUID, firm_id: uuid.UUID, advisors_may_act: bool, actor: User
+    ) -> EngagementOut:
+        firm = await self.firms.get(firm_id)
+        if firm is None:
+            raise errors.UnknownFirm()
+        engagements = self.engagements_of(business_id)
+        if await engagements.of_firm(firm_id) is not None:
+            raise errors.AlreadyEngaged()
+        engagement = FirmEngagement(firm_id=firm_id, advisors_may_act=advisors_may_act, engaged_by=actor.id)
+        try:
+            await engagements.add(engagement)
+        except IntegrityError:  # the same engagement made concurrently won the race
+            raise errors.AlreadyEngaged() from None
+        detail = {"firm_name": firm.name, "advisors_may_act": advisors_may_act}
+        await self.audit.record(business_id, actor.id, "firm.engaged", subject=("firm", firm_id), detail=detail)
+        return EngagementOut(
+            firm_id=firm_id, firm_name=firm.name, advisors_may_act=advisors_may_act, engaged_at=engagement.created_at
+        )
+
+    async def set_advisors_may_act(
+        self, business_id: uuid.UUID, firm_id: uuid.UUID, advisors_may_act: bool, actor: User
+    ) -> EngagementOut:
+        engagement = await self._existing_engagement(business_id, firm_id, for_update=True)
+        if engagement.advisors_may_act != advisors_may_act:
+            engagement.advisors_may_act = advisors_may_act
+            await self.session.flush()
+            detail = {"firm_name": engagement.firm.name, "advisors_may_act": advisors_may_act}
+            await self.audit.record(
+                business_id, actor.id, "firm.permission_changed", subject=("firm", firm_id), detail=detail
+            )
+        return _engagement_out(engagement)
+
+    async def disengage(self, business_id: uuid.UUID, firm_id: uuid.UUID, actor: User) -> None:
+        engagement = await self._existing_engagement(business_id, firm_id, for_update=True)
+        detail = {"firm_name": engagement.firm.name}
+        await self.engagements_of(business_id).delete(engagement)
+        await self.audit.record(business_id, actor.id, "firm.disengaged", subject=("firm", firm_id), detail=detail)
+
+    async def _existing_engagement(
+        self, business_id: uuid.UUID, firm_id: uuid.UUID, *, for_update: bool = False
+    ) -> FirmEngagement:
+        engagement = await self.engagements_of(business_id).of_firm(firm_id, for_update=for_update)
+        if engagement is None:
+            raise errors.EngagementNotFound()
+        return engagement
+
+    async def _record_in_clients(
+        self, firm: Firm, actor: User, action: str, member: User, detail: dict[str, str]
+    ) -> None:
+        """Who reaches a client business changed: each client's log says so."""
+        for engagement in await EngagementsOfFirm(self.session, firm.id).with_businesses():
+            await self.audit.record(
+                engagement.business_id,
+                actor.id,
+                action,
+                subject=("user", member.id),
+                detail={"firm_id": firm.id, "firm_name": firm.name, "email": member.email, **detail},
+            )
+
+    @staticmethod
+    async def _existing_member(members: FirmMemberRepository, user_id: uuid.UUID) -> FirmMember:
+        member = await members.of_user(user_id)
+        if member is None:
+            raise errors.FirmMemberNotFound()
+        return member
+
+    @staticmethod
+    async def _keep_an_admin(members: FirmMemberRepository) -> None:
+        if len(await members.admins_for_update()) <= 1:
+            raise errors.LastFirmAdmin()
+
+
+def _firm_member_out(member: FirmMember) -> FirmMemberOut:
+    return FirmMemberOut(
+        user_id=member.user_id,
+        email=member.user.email,
+        display_name=member.user.display_name,
+        role=member.role,
+        joined_at=member.created_at,
+    )
+
+
+def _engagement_out(engagement: FirmEngagement) -> EngagementOut:
+    return EngagementOut(
+        firm_id=engagement.firm_id,
+        firm_name=engagement.firm.name,
+        advisors_may_act=engagement.advisors_may_act,
+        engaged_at=engagement.created_at,
     )

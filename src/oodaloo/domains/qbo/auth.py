@@ -22,8 +22,8 @@ from typing import Literal
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from oodaloo.domains.core.access import Capability
 from oodaloo.domains.core.errors import BusinessNotFound
-from oodaloo.domains.core.models import Role
 from oodaloo.domains.core.repository import BusinessRepository
 from oodaloo.domains.core.service import AccountService, BusinessService
 from oodaloo.domains.qbo.client import QBOClient
@@ -253,7 +253,13 @@ class ConnectionService:
                 "nonce": secrets.token_urlsafe(12),
             }
         )
-        return await self._oauth.authorization_url(redirect_uri=self._redirect_uri, scopes=self._scopes, state=state)
+        try:
+            return await self._oauth.authorization_url(
+                redirect_uri=self._redirect_uri, scopes=self._scopes, state=state
+            )
+        except OAuthError as error:  # Intuit's discovery document, which names the consent page, did not answer
+            logger.warning("qbo_connect_start_failed", business_id=str(business_id), reason=str(error))
+            raise QuickBooksSignInUnavailable() from None
 
     async def complete(self, state: str, code: str, realm_id: str | None, session_token: str) -> ConnectionState:
         """The OAuth callback: check ``state``, exchange ``code``, store realm and tokens (encrypted)."""
@@ -370,12 +376,12 @@ class ConnectionService:
         user = await AccountService(session).user_for_session(session_token)
         if user is None or user.id != expected.user_id:
             raise InvalidConnectState("Your sign-in session has ended; sign in and start connecting again.")
-        membership = await BusinessService(session).membership(expected.business_id, user)
-        if membership is None:
+        reached = await BusinessService(session).access(expected.business_id, user)
+        if reached is None:
             raise BusinessNotFound()
-        if not membership.role.allows(Role.ADVISOR):
-            raise PermissionDenied(f"Connecting QuickBooks needs the advisor role; yours is {membership.role.value}.")
-        linked = membership.business.qbo_realm_id
+        if not reached.grant.allows(Capability.ACT):
+            raise PermissionDenied(reached.grant.refusal(Capability.ACT))
+        linked = reached.business.qbo_realm_id
         if linked is not None and linked != realm_id:
             raise RealmMismatch(linked)
 

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
@@ -30,7 +30,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oodaloo.domains.qbo.auth import ConnectionState
-from oodaloo.domains.qbo.client import CDC_MAX_LOOKBACK, MAX_PAGE_SIZE, QBOClient, quote
+from oodaloo.domains.qbo.client import CDC_MAX_LOOKBACK, MAX_PAGE_SIZE, QBOClient, RawPage, quote
 from oodaloo.domains.qbo.errors import QBONotConnected
 from oodaloo.domains.qbo.mirror_models import (
     MIRRORED,
@@ -231,17 +231,41 @@ class MirrorSync:
                 raw = await run.call(client.read_singleton_raw(_singleton(entity)))
                 await self._store_page(run, entity, [raw], next_position=2, done=True, at=None)
                 return
-            while True:
-                page = await run.call(
-                    client.query_raw(entity, where=_listing_filter(entity), start=position, max_results=self._page_size)
-                )
+            async with contextlib.aclosing(
+                self._listing(client, run, entity, _listing_filter(entity), position)
+            ) as pages:
+                async for page, next_position, last in pages:
+                    await self._store_page(run, entity, page.rows, next_position=next_position, done=last, at=page.time)
+                    if self._after_page is not None:
+                        await self._after_page(entity, len(page.rows))
+
+    async def _listing(
+        self, client: QBOClient, run: _Run, entity: str, where: str | None, position: int = 1
+    ) -> AsyncGenerator[tuple[RawPage, int, bool], None]:
+        """A listing's pages in order with the position after each and whether it is the last: the next page is
+        already requested while the caller stores this one, so a lane's QBO round trips and its storing overlap (a
+        page fetched but not yet stored when the process dies is simply fetched again)."""
+        next_page: asyncio.Future[RawPage] | None = self._request_page(client, run, entity, where, position)
+        try:
+            while next_page is not None:
+                page = await next_page
                 position += len(page.rows)
-                done = len(page.rows) < self._page_size
-                await self._store_page(run, entity, page.rows, next_position=position, done=done, at=page.time)
-                if self._after_page is not None:
-                    await self._after_page(entity, len(page.rows))
-                if done:
-                    return
+                last = len(page.rows) < self._page_size
+                next_page = None if last else self._request_page(client, run, entity, where, position)
+                yield page, position, last
+        finally:
+            if next_page is not None and not next_page.done():
+                next_page.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await next_page
+
+    def _request_page(
+        self, client: QBOClient, run: _Run, entity: str, where: str | None, position: int
+    ) -> asyncio.Future[RawPage]:
+        async def fetch() -> RawPage:  # the request is built inside the task: one cancelled early leaves nothing behind
+            return await run.call(client.query_raw(entity, where=where, start=position, max_results=self._page_size))
+
+        return asyncio.ensure_future(fetch())
 
     async def _store_page(
         self, run: _Run, entity: str, rows: list[Raw], *, next_position: int, done: bool, at: datetime | None
@@ -284,13 +308,9 @@ class MirrorSync:
         objects than the mirror holds, a delete beyond the cap was missed and a listing finds it."""
         changed = f"Metadata.LastUpdatedTime >= {quote(since.isoformat(timespec='seconds'))}"
         where = f"{changed} AND {ALL_NAMES}" if entity in NAME_LISTS else changed
-        position = 1
-        while True:
-            page = await run.call(client.query_raw(entity, where=where, start=position, max_results=self._page_size))
-            await self._store(run, entity, page.rows)
-            position += len(page.rows)
-            if len(page.rows) < self._page_size:
-                break
+        async with contextlib.aclosing(self._listing(client, run, entity, where)) as pages:
+            async for page, _position, _last in pages:
+                await self._store(run, entity, page.rows)
         count_where = ALL_NAMES if entity in NAME_LISTS else None
         in_qbo = await run.call(client.count_raw(entity, where=count_where))
         async with unit_of_work(self._sessionmaker) as session:
@@ -320,17 +340,11 @@ class MirrorSync:
         async with semaphore or contextlib.nullcontext():
             first_time: datetime | None = None
             seen: set[str] = set()
-            position = 1
-            while True:
-                page = await run.call(
-                    client.query_raw(entity, where=_listing_filter(entity), start=position, max_results=self._page_size)
-                )
-                first_time = first_time or page.time
-                seen.update(str(raw["Id"]) for raw in page.rows if raw.get("Id") is not None)
-                await self._store(run, entity, page.rows)
-                position += len(page.rows)
-                if len(page.rows) < self._page_size:
-                    break
+            async with contextlib.aclosing(self._listing(client, run, entity, _listing_filter(entity))) as pages:
+                async for page, _position, _last in pages:
+                    first_time = first_time or page.time
+                    seen.update(str(raw["Id"]) for raw in page.rows if raw.get("Id") is not None)
+                    await self._store(run, entity, page.rows)
             async with unit_of_work(self._sessionmaker) as session:
                 missing = await MirrorRepository.of(session, run.business_id, entity).live_ids() - seen
             await self._delete_missing(client, run, entity, sorted(missing), first_time)

@@ -1,22 +1,32 @@
-"""Bills: the open ones, ``GET /api/businesses/{business_id}/bills`` (any member), and paying one,
-``POST /api/businesses/{business_id}/bills/{bill_id}/pay`` (owners and advisors)."""
+"""Bills: the open ones, ``GET /api/businesses/{business_id}/bills``, and the Must Pay / Can Delay board,
+``GET .../bills/board`` (any member); a bill's plan, ``PATCH .../bills/{bill_id}/plan`` (owners and advisors); and
+paying one, ``POST .../bills/{bill_id}/pay`` (owners, and advisors allowed to act)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from oodaloo.domains.ap.errors import IDEMPOTENCY_KEY_HEADER, IdempotencyKeyRequired
-from oodaloo.domains.ap.schemas import QBO_ID_MAX_LENGTH, BillPaymentOut, OpenBillOut, PayBillIn
+from oodaloo.domains.ap.payables import PayablesService
+from oodaloo.domains.ap.schemas import (
+    QBO_ID_MAX_LENGTH,
+    BillBoardOut,
+    BillPaymentOut,
+    BillPlanPatch,
+    BoardBillOut,
+    OpenBillOut,
+    PayBillIn,
+)
 from oodaloo.domains.ap.service import BillService, Payer
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.jobs.models import IDEMPOTENCY_KEY_MAX_LENGTH
 from oodaloo.infra.jobs.smart_sync import SmartSyncService
-from oodaloo.runway.deps import BusinessAccess, BusinessWriter, SessionDep, SettingsDep
+from oodaloo.runway.deps import BusinessAccess, BusinessActor, BusinessProposer, SessionDep, SettingsDep
 
 router = APIRouter(tags=["bills"])
 
@@ -63,10 +73,48 @@ async def list_bills(
     status: BillStatus = "open",
 ) -> list[OpenBillOut]:
     """The bills with a balance left to pay, soonest due first (money as decimal strings): from the business's mirror
-    of QuickBooks once it has been synced, from QuickBooks itself before that."""
+    of QuickBooks once it has been synced, each with its ``decision`` (Must Pay or Can Delay, the reason, its planned
+    and latest safe pay dates); from QuickBooks itself before that, without decisions."""
     # The membership check is done: end its transaction rather than hold a connection while QuickBooks answers.
     await session.commit()
-    return await bills.open_bills(access.business.id)
+    return await bills.open_bills(access.business.id, access.business.timezone)
+
+
+MIRROR_NOT_SYNCED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The business's first sync has not completed (`mirror_not_synced`)"}
+}
+
+
+def payables_of(access: BusinessAccess, session: SessionDep) -> PayablesService:
+    business = access.business
+    return PayablesService(session, business_id=business.id, timezone=business.timezone, realm_id=business.qbo_realm_id)
+
+
+@router.get("/api/businesses/{business_id}/bills/board", responses=MIRROR_NOT_SYNCED)
+async def bill_board(
+    business_id: uuid.UUID, access: BusinessAccess, payables: Annotated[PayablesService, Depends(payables_of)]
+) -> BillBoardOut:
+    """The open bills in two columns, Must Pay and Can Delay, each by due window (overdue, this week, next week,
+    later; weeks Monday to Sunday in the business's time zone) and vendor; each bill with its reason and dates. Read
+    from the business's mirror of QuickBooks."""
+    return await payables.board()
+
+
+@router.patch(
+    "/api/businesses/{business_id}/bills/{bill_id}/plan",
+    responses={**MIRROR_NOT_SYNCED, 404: {"description": "No such bill"}},
+)
+async def plan_bill(
+    business_id: uuid.UUID,
+    bill_id: BillId,
+    body: BillPlanPatch,
+    access: BusinessProposer,
+    payables: Annotated[PayablesService, Depends(payables_of)],
+) -> BoardBillOut:
+    """Set or clear (``null``) a bill's class override (Must Pay / Can Delay, over the rules), its note and the day
+    we plan to pay it (our plan: the due date in QuickBooks stays the vendor's). The bill must be open (409
+    ``bill_not_open`` otherwise). Answers the bill with its new decision."""
+    return await payables.plan_bill(bill_id, body, access.user.id)
 
 
 @router.post(
@@ -89,7 +137,7 @@ async def pay_bill(
     business_id: uuid.UUID,
     bill_id: BillId,
     body: PayBillIn,
-    access: BusinessWriter,
+    access: BusinessActor,
     session: SessionDep,
     bills: BillServiceDep,
     idempotency_key: IdempotencyKey = None,

@@ -19,7 +19,7 @@ from oodaloo.domains.qbo.auth import (
     StatusName,
 )
 from oodaloo.infra.web.errors import NotAuthenticated
-from oodaloo.runway.deps import SESSION_COOKIE, BusinessAccess, BusinessOwner, BusinessWriter, OptionalCaller
+from oodaloo.runway.deps import SESSION_COOKIE, BusinessAccess, BusinessActor, BusinessOwner, OptionalCaller
 
 DEFAULT_CALLBACK_PATH = "/qbo/callback"
 
@@ -80,7 +80,7 @@ def create_router(redirect_uri: str) -> APIRouter:
     async def connect(
         business_id: uuid.UUID,
         request: Request,
-        access: BusinessWriter,
+        access: BusinessActor,
         caller: OptionalCaller,
         connections: ConnectionsDep,
     ) -> Response:

@@ -1,31 +1,27 @@
 """A business's mirror over the JSON API: its sync status (any member) and "sync now" (owners and advisors).
 
 "Sync now" is rate-limited per business through the shared attempt throttle (every process counts together with
-Redis) and runs an incremental sync as an asyncio task of this app, tracked on ``app.state`` and cancelled at
-shutdown; a sync already running for the business is not started twice. The request answers 202 at once: the sync's
-progress and outcome show in the status.
+Redis) and asks for the business's sync job, the same one webhooks and the freshness sweep ask for: it runs where
+jobs run (this process embedded, ``oodaloo worker`` in production), never at the same time as another sync of the
+realm, and merges into one already queued. The request answers 202 at once: progress and outcome show in the status.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal, Protocol
 
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
 from oodaloo.domains.qbo.mirror_models import SyncKind
-from oodaloo.domains.qbo.sync import MirrorSync
 from oodaloo.domains.qbo.sync_status import CALLS_COUNTED, RunSummary, SyncStatus, SyncStatusService
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.logging import get_logger
 from oodaloo.infra.throttle import AttemptLimit
 from oodaloo.infra.web.errors import Conflict, TooManyRequests
-from oodaloo.runway.deps import BusinessAccess, BusinessWriter, SessionDep, ThrottleDep
+from oodaloo.runway.deps import BusinessAccess, BusinessProposer, SessionDep, ThrottleDep
 
 logger = get_logger("oodaloo.sync")
 
@@ -33,54 +29,13 @@ logger = get_logger("oodaloo.sync")
 # them (QBO meters calls per app, and the webhooks and periodic sweep already keep the mirror fresh).
 SYNC_NOW_LIMIT = AttemptLimit(attempts=1, window_seconds=60)
 
-
-class BackgroundSyncs:
-    """This app's "sync now" tasks, one per business at most; cancelled when the app stops."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
-
-    def running(self, business_id: uuid.UUID) -> bool:
-        task = self._tasks.get(business_id)
-        return task is not None and not task.done()
-
-    def start(self, business_id: uuid.UUID, mirror: MirrorSync) -> bool:
-        """Start an incremental sync unless one runs for the business; returns whether it started one."""
-        if self.running(business_id):
-            return False
-        task = asyncio.create_task(_sync(mirror, business_id), name=f"sync-now-{business_id}")
-        self._tasks[business_id] = task
-        task.add_done_callback(lambda done: self._forget(business_id, done))
-        return True
-
-    async def aclose(self) -> None:
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _forget(self, business_id: uuid.UUID, task: asyncio.Task[None]) -> None:
-        if self._tasks.get(business_id) is task:
-            del self._tasks[business_id]
+router = APIRouter(prefix="/api/businesses", tags=["sync"])
 
 
-async def _sync(mirror: MirrorSync, business_id: uuid.UUID) -> None:
-    try:
-        await mirror.incremental(business_id)
-    except Exception:  # recorded in sync_runs by the mirror and shown in the status; nothing else to do here
-        logger.warning("sync_now.failed", business_id=str(business_id), exc_info=True)
+class SyncJobs(Protocol):
+    """What "sync now" needs of the mirror's sync jobs (``domains.qbo.sync_jobs.MirrorSyncJobs``, on app.state)."""
 
-
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.background_syncs = syncs = BackgroundSyncs()
-    try:
-        yield
-    finally:
-        await syncs.aclose()
-
-
-router = APIRouter(prefix="/api/businesses", tags=["sync"], lifespan=_lifespan)
+    async def request(self, business_id: uuid.UUID) -> bool: ...
 
 
 class RunOut(BaseModel):
@@ -119,25 +74,14 @@ class SyncStatusOut(BaseModel):
 
 class SyncStartedOut(BaseModel):
     business_id: uuid.UUID
-    status: Literal["started", "already_running"]
+    # queued: a sync job was queued; already_queued: one was waiting to run, and this request merged into it.
+    status: Literal["queued", "already_queued"]
     kind: Literal["incremental"] = "incremental"
 
 
 class NotConnected(Conflict):
     code = "qbo_not_connected"
     message = "This business is not connected to QuickBooks; connect it before syncing."
-
-
-def background_syncs(request: Request) -> BackgroundSyncs:
-    syncs: BackgroundSyncs = request.app.state.background_syncs
-    return syncs
-
-
-def mirror_sync(request: Request) -> MirrorSync:
-    state = request.app.state
-    return MirrorSync(
-        sync=state.smart_sync, connections=state.qbo_connections, sessionmaker=state.database.sessionmaker
-    )
 
 
 @router.get("/{business_id}/sync")
@@ -148,13 +92,11 @@ async def sync_status(access: BusinessAccess, session: SessionDep) -> SyncStatus
 
 @router.post("/{business_id}/sync", status_code=status.HTTP_202_ACCEPTED)
 async def sync_now(
-    access: BusinessWriter,
+    access: BusinessProposer,
     request: Request,
     throttle: ThrottleDep,
-    syncs: Annotated[BackgroundSyncs, Depends(background_syncs)],
-    mirror: Annotated[MirrorSync, Depends(mirror_sync)],
 ) -> SyncStartedOut:
-    """Start an incremental sync now (owners and advisors), at most once a minute per business; answers at once."""
+    """Queue an incremental sync now (owners and advisors), at most once a minute per business; answers at once."""
     business_id = access.business.id
     connection = await request.app.state.qbo_connections.status(business_id)
     if connection.status != "connected":
@@ -165,9 +107,10 @@ async def sync_now(
             "This business was synced moments ago; try again in a minute.",
             retry_after_seconds=admission.retry_after_seconds,
         )
-    started = syncs.start(business_id, mirror)
-    logger.info("sync_now.requested", business_id=str(business_id), started=started)
-    return SyncStartedOut(business_id=business_id, status="started" if started else "already_running")
+    jobs: SyncJobs = request.app.state.sync_requester
+    queued = await jobs.request(business_id)
+    logger.info("sync_now.requested", business_id=str(business_id), queued=queued)
+    return SyncStartedOut(business_id=business_id, status="queued" if queued else "already_queued")
 
 
 def _run_out(run: RunSummary | None) -> RunOut | None:

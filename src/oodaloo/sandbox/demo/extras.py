@@ -16,7 +16,8 @@ from .book import Body, Book
 from .dates import business_day_not_after, month_starts, next_business_day
 from .model import ZERO, Draft, between, money
 from .sales import Invoice
-from .setup import CustomerPlan, Lists
+from .settlements import apply_credit
+from .setup import Lists
 
 # Chances per month of the history.
 CREDIT_MEMO_CHANCE = 0.3
@@ -118,28 +119,12 @@ class ExtrasWriter:
             }
 
         memo = self._add("CreditMemo", on, build, after=(invoice.draft,))
-        # An invoice still open is settled against the credit (a zero payment, as QBO records it); otherwise the
-        # credit waits on the client's account.
-        if not invoice.paid_in_full:
-            self._apply_credit(customer, invoice, memo, amount, on)
+        # An invoice still open with room for the credit is settled against it (a zero payment, as QBO records it);
+        # otherwise the credit waits on the client's account.
+        if amount <= invoice.balance:
+            apply_credit(self.book, self.lists, customer, invoice.draft, memo, amount, on, rng=self.rng)
+            invoice.balance -= amount
         return True
-
-    def _apply_credit(self, customer: CustomerPlan, invoice: Invoice, memo: Draft, amount: Decimal, on: date) -> None:
-        undeposited = self.lists.accounts["Undeposited Funds"]
-
-        def build() -> Body:
-            return {
-                "CustomerRef": customer.draft.ref(),
-                "TotalAmt": ZERO,
-                "TxnDate": on.isoformat(),
-                "DepositToAccountRef": undeposited.ref(),
-                "Line": [
-                    {"Amount": amount, "LinkedTxn": [{"TxnId": invoice.draft.id, "TxnType": "Invoice"}]},
-                    {"Amount": amount, "LinkedTxn": [{"TxnId": memo.id, "TxnType": "CreditMemo"}]},
-                ],
-            }
-
-        self._add("Payment", on, build, after=(invoice.draft, memo))
 
     # -- vendor credits ---------------------------------------------------------------------------
 

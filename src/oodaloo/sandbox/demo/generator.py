@@ -143,9 +143,15 @@ class _Generation:
         sales = writer.write(profile)
         self.monthly_costs = self._monthly_costs(sales.revenue_by_month())
         self.spend = SpendWriter(
-            self.book, self.lists, start=self.start, today=today, frequency=frequency, monthly_costs=self.monthly_costs
+            self.book,
+            self.lists,
+            profile,
+            start=self.start,
+            today=today,
+            frequency=frequency,
+            monthly_costs=self.monthly_costs,
         )
-        self.spend.write_core(profile)
+        self.spend.write_core()
         ExtrasWriter(
             self.book,
             self.lists,

@@ -1,4 +1,5 @@
-"""The demo's receivables: invoices, customer payments by habit, check deposits and unapplied payments."""
+"""The demo's receivables: invoices; customer payments as each customer's own habits have them (payers.py), batched
+by pay run, in parts, disputed; check deposits and unapplied payments."""
 
 from __future__ import annotations
 
@@ -13,14 +14,31 @@ from typing import NamedTuple
 
 from .book import Body, Book
 from .dates import add_months, month_starts, next_business_day, on_day
-from .model import Draft, between, money
+from .model import ZERO, Draft, between, money
+from .payers import Payer, draw_payer, part_of, whole_dollars
 from .scenarios import Profile
+from .settlements import Settlements
 from .setup import CustomerPlan, Lists
 from .writer import Writer
 
 UNSENT_INVOICES = 3
 UNAPPLIED_PAYMENTS = 2
 FORGOTTEN_CHECKS = 2
+# A check takes a few days in the mail before the firm records it.
+MAIL_DAYS = (2, 6)
+# The rest of a part-paid invoice follows some weeks after the first part.
+REST_AFTER_DAYS = (14, 45)
+# How a dispute ends (cumulative chances): paid in full much later; part credited and the rest paid; written off.
+PAID_LATE, CREDITED = 0.4, 0.8
+DISPUTE_PAID_LATE_DAYS = (30, 90)
+DISPUTE_SETTLED_DAYS = (20, 70)
+DISPUTED_SHARE = (0.1, 0.4)
+PAID_AFTER_SETTLEMENT_DAYS = (0, 14)
+# A written-off invoice is sometimes part paid first; the rest is written off months past due.
+WRITE_OFF_PART_PAID = 0.5
+WRITE_OFF_PART_AFTER_DAYS = (20, 60)
+WRITE_OFF_AFTER_DUE_DAYS = (120, 210)
+WRITE_OFF_AFTER_PAYMENT_DAYS = (30, 60)
 
 
 class SalesLine(NamedTuple):
@@ -49,8 +67,15 @@ class Invoice:
     txn_date: date
     due_date: date
     total: Decimal
-    paid_in_full: bool
+    # What is still open today, after every payment and credit written.
+    balance: Decimal
     email_status: list[str] = field(default_factory=lambda: ["EmailSent"])
+    # Given at build time, in chronological order with the other sales forms.
+    number: str = ""
+
+    @property
+    def paid_in_full(self) -> bool:
+        return self.balance <= 0
 
 
 @dataclass
@@ -82,6 +107,7 @@ class SalesWriter(Writer):
         super().__init__(book, lists, start=start, today=today, frequency=frequency)
         self.sales = Sales()
         self.invoice_numbers = itertools.count(1001)
+        self.settlements = Settlements(book, lists, self.invoice_numbers)
         # Invoices still open when the books moved to QBO are entered on conversion day, with their own dates.
         self.conversion = conversion
 
@@ -91,8 +117,9 @@ class SalesWriter(Writer):
         )
         self.pipeline_left = 1 - profile.revenue_lost
         for customer in self.lists.customers:
-            for txn_date, lines in self._billing(customer):
-                self._invoice(customer, txn_date, lines)
+            payer = draw_payer(self.rng, customer, profile, start=self.start, today=self.today)
+            invoices = [self._invoice(customer, txn_date, lines) for txn_date, lines in self._billing(customer)]
+            self._collect(payer, invoices)
         self._mark_unsent()
         self._deposit_checks()
         self._unapplied_payments()
@@ -143,19 +170,20 @@ class SalesWriter(Writer):
     def _line(self, item_name: str, description: str, qty: Decimal, price: Decimal) -> SalesLine:
         return SalesLine(self.lists.items[item_name], description, qty, price)
 
-    def _invoice(self, customer: CustomerPlan, txn_date: date, lines: list[SalesLine]) -> None:
+    def _invoice(self, customer: CustomerPlan, txn_date: date, lines: list[SalesLine]) -> Invoice:
         total = sum((line.amount for line in lines), Decimal(0))
         due = txn_date + timedelta(days=customer.term_days)
         numbers = self.invoice_numbers
         status = ["EmailSent"]
 
         def build() -> Body:
+            invoice.number = str(next(numbers))
             return {
                 "CustomerRef": customer.draft.ref(),
                 "TxnDate": txn_date.isoformat(),
                 "DueDate": due.isoformat(),
                 "SalesTermRef": customer.term.ref(),
-                "DocNumber": str(next(numbers)),
+                "DocNumber": invoice.number,
                 "BillEmail": {"Address": customer.email},
                 "EmailStatus": status[0],
                 "CustomerMemo": {"value": "Thank you for your business."},
@@ -167,9 +195,9 @@ class SalesWriter(Writer):
             draft = self.book.add("Invoice", txn_date, build, after=(customer.draft,), entered=self.conversion)
         else:
             draft = self.book.add("Invoice", txn_date, build)
-        invoice = Invoice(draft, customer, txn_date, due, total, paid_in_full=False, email_status=status)
+        invoice = Invoice(draft, customer, txn_date, due, total, balance=total, email_status=status)
         self.sales.invoices.append(invoice)
-        self._collect(invoice)
+        return invoice
 
     def _mark_unsent(self) -> None:
         """The newest few open invoices have not been emailed yet."""
@@ -179,31 +207,80 @@ class SalesWriter(Writer):
 
     # -- collections ----------------------------------------------------------------------------
 
-    def _collect(self, invoice: Invoice) -> None:
-        """Payments per the customer's habit; anything due to arrive after today stays open."""
-        habit = invoice.customer.habit
-        delay = round(self.rng.gauss(habit.mean_days, habit.spread_days))
-        earliest = max(invoice.txn_date + timedelta(days=1), self.start + timedelta(days=between(self.rng, 0, 6)))
-        paid_on = next_business_day(max(invoice.due_date + timedelta(days=delay), earliest))
-        if habit.label == "erratic" and self.rng.random() < 0.3:
-            first = money(invoice.total / 2)
-            if paid_on <= self.today:
-                self._payment(invoice, paid_on, first, (invoice.draft,))
-            rest_on = next_business_day(paid_on + timedelta(days=between(self.rng, 10, 30)))
-            if rest_on <= self.today:
-                self._payment(invoice, rest_on, invoice.total - first, (invoice.draft,))
-                invoice.paid_in_full = True
-            return
-        if paid_on <= self.today:
-            self._payment(invoice, paid_on, invoice.total, (invoice.draft,))
-            invoice.paid_in_full = True
+    def _collect(self, payer: Payer, invoices: list[Invoice]) -> None:
+        """Each invoice paid as its customer pays; anything due to happen after today does not happen yet.
 
-    def _payment(self, invoice: Invoice, paid_on: date, amount: Decimal, after: tuple[Draft, ...]) -> None:
-        customer = invoice.customer
+        Disputed and part-paid invoices are settled on their own; the rest go out on the customer's pay runs, one
+        payment per run for a customer who batches.
+        """
+        runs: dict[date, list[Invoice]] = {}
+        for invoice in invoices:
+            # Invoices carried over from the old books are paid once the QBO books have started.
+            earliest = max(invoice.txn_date + timedelta(days=1), self.start + timedelta(days=between(self.rng, 0, 6)))
+            intended = max(payer.intended(self.rng, invoice.due_date, invoice.total), earliest)
+            if self.rng.random() < payer.dispute_chance:
+                self._disputed(payer, invoice, intended)
+            elif self.rng.random() < payer.partial_chance:
+                self._in_parts(payer, invoice, intended)
+            elif payer.batches:
+                runs.setdefault(payer.pay_run(intended), []).append(invoice)
+            else:
+                self._pay(payer.pay_run(intended), [(invoice, invoice.total)])
+        for run, batch in _catch_up(runs, payer.catch_up_days):
+            self._pay(run, [(invoice, invoice.total) for invoice in batch])
+
+    def _in_parts(self, payer: Payer, invoice: Invoice, intended: date) -> None:
+        first = part_of(self.rng, invoice.total)
+        paid_on = payer.pay_run(intended)
+        self._pay(paid_on, [(invoice, first)])
+        rest_on = payer.pay_run(paid_on + timedelta(days=between(self.rng, *REST_AFTER_DAYS)))
+        self._pay(rest_on, [(invoice, invoice.total - first)])
+
+    def _disputed(self, payer: Payer, invoice: Invoice, intended: date) -> None:
+        """A disputed invoice is paid in full much later, settled with a credit for the disputed part, or written
+        off months past due (sometimes after a part payment)."""
+        outcome = self.rng.random()
+        if outcome < PAID_LATE:
+            paid_on = payer.pay_run(intended + timedelta(days=between(self.rng, *DISPUTE_PAID_LATE_DAYS)))
+            self._pay(paid_on, [(invoice, invoice.total)])
+        elif outcome < CREDITED:
+            settled_on = next_business_day(intended + timedelta(days=between(self.rng, *DISPUTE_SETTLED_DAYS)))
+            credit = whole_dollars(invoice.total * Decimal(str(self.rng.uniform(*DISPUTED_SHARE))))
+            paid_on = payer.pay_run(settled_on + timedelta(days=between(self.rng, *PAID_AFTER_SETTLEMENT_DAYS)))
+            if settled_on <= self.today and ZERO < credit < invoice.total:
+                self.settlements.credit_disputed_part(invoice, settled_on, credit)
+                self._pay(paid_on, [(invoice, invoice.total - credit)])
+        else:
+            write_off_on = next_business_day(
+                invoice.due_date + timedelta(days=between(self.rng, *WRITE_OFF_AFTER_DUE_DAYS))
+            )
+            if self.rng.random() < WRITE_OFF_PART_PAID:
+                paid_on = payer.pay_run(intended + timedelta(days=between(self.rng, *WRITE_OFF_PART_AFTER_DAYS)))
+                self._pay(paid_on, [(invoice, part_of(self.rng, invoice.total))])
+                after_payment = paid_on + timedelta(days=between(self.rng, *WRITE_OFF_AFTER_PAYMENT_DAYS))
+                write_off_on = max(write_off_on, next_business_day(after_payment))
+            if write_off_on <= self.today:
+                self.settlements.write_off(invoice, write_off_on, invoice.balance)
+
+    def _pay(self, run: date, parts: list[tuple[Invoice, Decimal]]) -> None:
+        """One payment for ``parts`` sent on the customer's pay run ``run``, if it has reached the firm by today: an
+        ACH lands that day, a check some days later in the mail."""
+        customer = parts[0][0].customer
+        received = (
+            next_business_day(run + timedelta(days=between(self.rng, *MAIL_DAYS))) if customer.pays_by_check else run
+        )
+        if received > self.today:
+            return
+        for invoice, amount in parts:
+            invoice.balance -= amount
+        self._payment(customer, received, parts)
+
+    def _payment(self, customer: CustomerPlan, paid_on: date, parts: list[tuple[Invoice, Decimal]]) -> None:
         by_check = customer.pays_by_check
         account = self.lists.accounts["Undeposited Funds" if by_check else "Checking"]
         reference = f"{between(self.rng, 1000, 9999)}" if by_check else "ACH"
         check = self.lists.payment_methods["Check"]
+        amount = sum((part for _, part in parts), ZERO)
 
         def build() -> Body:
             body: Body = {
@@ -212,13 +289,17 @@ class SalesWriter(Writer):
                 "TxnDate": paid_on.isoformat(),
                 "DepositToAccountRef": account.ref(),
                 "PaymentRefNum": reference,
-                "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice.draft.id, "TxnType": "Invoice"}]}],
+                "Line": [
+                    {"Amount": part, "LinkedTxn": [{"TxnId": invoice.draft.id, "TxnType": "Invoice"}]}
+                    for invoice, part in parts
+                ],
             }
             if by_check:
                 body["PaymentMethodRef"] = check.ref()
             return body
 
-        draft = self.book.add("Payment", paid_on, build, after=after, bank_delta=Decimal(0) if by_check else amount)
+        after = tuple(invoice.draft for invoice, _ in parts)
+        draft = self.book.add("Payment", paid_on, build, after=after, bank_delta=ZERO if by_check else amount)
         if by_check:
             self.sales.checks.append(CheckPayment(draft, paid_on, amount))
 
@@ -284,6 +365,20 @@ class SalesWriter(Writer):
             count += 1
             product *= self.rng.random()
         return count
+
+
+def _catch_up(runs: dict[date, list[Invoice]], days: int) -> list[tuple[date, list[Invoice]]]:
+    """Pay runs as batches; a customer that catches up also pays, on a run, the invoices of its runs in the next
+    ``days`` days that it already has."""
+    batches: list[tuple[date, list[Invoice]]] = []
+    for run in sorted(runs):
+        if batches and (run - batches[-1][0]).days <= days:
+            current, batch = batches[-1]
+            if all(invoice.txn_date < current for invoice in runs[run]):
+                batch.extend(runs[run])
+                continue
+        batches.append((run, list(runs[run])))
+    return batches
 
 
 def shape_clientele(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from . import names
 from .book import Body, Book
@@ -93,13 +94,9 @@ ITEMS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Habit:
-    """How a customer pays: days after the due date, as a mean and a spread (standard deviation)."""
-
-    label: str  # early | on_time | slow | late | erratic
-    mean_days: float
-    spread_days: float
+# How a customer pays, broadly; each customer draws its own lateness, noise and drift around its habit (payers.py).
+Habit = Literal["early", "on_time", "slow", "late", "erratic"]
+HABITS: tuple[Habit, ...] = ("early", "on_time", "slow", "late", "erratic")
 
 
 @dataclass
@@ -306,23 +303,13 @@ def _vendor(
     return VendorPlan(draft, name, role, dict(TERMS).get(term_name or ""), term, email)
 
 
-_HABITS = {
-    "early": Habit("early", -4, 2),
-    "on_time": Habit("on_time", 0.5, 2),
-    "slow": Habit("slow", 9, 4),
-    "erratic": Habit("erratic", 14, 20),
-}
 _TERM_WEIGHTS = (("Due on receipt", 1), ("Net 15", 3), ("Net 30", 6), ("Net 45", 2), ("Net 60", 1))
+# The first few customers cover every habit, so each is present at any size; the rest are drawn.
+_FIRST_HABITS: tuple[Habit, ...] = ("early", "late", "on_time", "erratic", "late", "early", "erratic", "late", "slow")
 
 
 def _habit(book: Book, index: int, weights: tuple[int, ...]) -> Habit:
-    """The first few customers cover every habit, so each is present at any size; the rest are drawn."""
-    forced = ("early", "late", "on_time", "erratic", "late", "early", "erratic", "late", "slow")
-    labels = ("early", "on_time", "slow", "late", "erratic")
-    label = forced[index] if index < len(forced) else book.rng.choices(labels, weights)[0]
-    if label == "late":
-        return Habit("late", float(between(book.rng, 20, 45)), float(between(book.rng, 3, 6)))
-    return _HABITS[label]
+    return _FIRST_HABITS[index] if index < len(_FIRST_HABITS) else book.rng.choices(HABITS, weights)[0]
 
 
 def _customer_names(count: int) -> list[str]:

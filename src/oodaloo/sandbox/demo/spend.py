@@ -1,15 +1,27 @@
-"""The demo's spending: payroll journal entries, tax payments, vendor bills and payments, card purchases, payoffs."""
+"""The demo's spending: payroll (payroll.py) and its provider's fee, tax payments, vendor bills and payments, card
+purchases and their payoffs, bank fees; amounts move as real ones do (headcount, renewals, escalations, seasons) and
+a few one-offs come once a year (a rent reconciliation, the tax return, laptops for new hires)."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from .book import Body, Book
-from .dates import add_months, business_day_not_after, month_starts, next_business_day, on_day, previous_business_day
+from .dates import (
+    add_months,
+    business_day_not_after,
+    days_in_month,
+    month_starts,
+    next_business_day,
+    on_day,
+    previous_business_day,
+)
 from .model import ZERO, Draft, between, money
+from .payroll import PayrollWriter, draw_staffing, yearly_factors
 from .scenarios import Profile
 from .setup import Lists, VendorPlan
 from .writer import Writer
@@ -28,8 +40,32 @@ CARD_MISC = Decimal("0.025")
 ESTIMATED_TAX = Decimal("0.018")
 _OTHER_COSTS = (RENT, BILLED_SOFTWARE, CARD_SOFTWARE, CONTRACTORS, HEALTH_INSURANCE, LIABILITY_INSURANCE)
 PAYROLL = 1 - sum(_OTHER_COSTS) - UTILITIES - ACCOUNTANT - LAWYER - CARD_MISC - ESTIMATED_TAX
-EMPLOYER_TAX_RATE = (0.075, 0.085)
 UNCATEGORIZED = 4
+# Gusto-like pricing: a base fee and a fee per person, debited early the next month.
+PAYROLL_FEE_BASE = Decimal(80)
+PAYROLL_FEE_PER_PERSON = Decimal(12)
+# The bank's monthly service fee, debited on the month's last business day.
+BANK_FEES = (Decimal(25), Decimal(30), Decimal(35))
+# Rent steps up on each anniversary of the lease; each April the landlord bills last year's operating-expense
+# reconciliation (a share of a year's rent).
+RENT_ESCALATION = Decimal("0.03")
+RECONCILIATION_MONTH = 4
+RECONCILIATION_SHARE = (0.01, 0.04)
+# The group health plan renews each January at a higher premium; premiums follow headcount.
+HEALTH_RENEWAL = (0.05, 0.09)
+# The accountant bills the annual tax return in March, on top of the monthly bookkeeping.
+TAX_RETURN_MONTH = 3
+TAX_RETURN_FEES = (2.0, 4.0)
+# Electricity costs more in winter (heating): this amplitude around the average, peaking in January.
+ELECTRICITY_SEASON = 0.2
+# Card software: some plans are per seat (they follow headcount), one is paid yearly, one raises its price once.
+PER_SEAT_SOFTWARE = frozenset({"Slack", "Zoom", "Google Workspace"})
+YEARLY_SOFTWARE = "DocuSign"
+YEARLY_DISCOUNT = Decimal("0.85")
+PRICE_RISE_SOFTWARE = "Intuit QuickBooks"
+PRICE_RISE = (0.1, 0.2)
+# Each new hire gets a laptop, bought on the card in the week before they start.
+LAPTOP_PRICES = (1800, 2800)
 # Vendors a squeezed firm pays late; rent, payroll, taxes and insurance are always paid on time.
 STRETCHABLE = {"contractor", "utility", "professional", "billed_software", "office"}
 MISC_CARD_PER_MONTH = 9
@@ -53,66 +89,63 @@ class BillLine:
 
 class SpendWriter(Writer):
     def __init__(
-        self, book: Book, lists: Lists, *, start: date, today: date, frequency: int, monthly_costs: Decimal
+        self,
+        book: Book,
+        lists: Lists,
+        profile: Profile,
+        *,
+        start: date,
+        today: date,
+        frequency: int,
+        monthly_costs: Decimal,
     ) -> None:
         super().__init__(book, lists, start=start, today=today, frequency=frequency)
+        self.profile = profile
         self.costs = monthly_costs
         self.check_numbers = itertools.count(5001)
         self.card_charges: dict[date, Decimal] = {}
         self.payoffs: dict[date, Draft] = {}
         self.months = len(list(month_starts(start, today)))
+        # What moves the recurring amounts over the history (drawn before anything is written).
+        rng = self.rng
+        self.payroll = self.costs * PAYROLL
+        self.staffing = draw_staffing(rng, profile, monthly_payroll=self.payroll, start=start, today=today)
+        self.lease_month = between(rng, 1, 12)
+        self.health_renewals = yearly_factors(rng, start, today, HEALTH_RENEWAL)
+        self.price_rise_on = add_months(start.replace(day=1), between(rng, 2, max(2, self.months - 2)))
+        self.price_rise = Decimal(str(1 + rng.uniform(*PRICE_RISE)))
+        self.yearly_plan_month = between(rng, 1, 12)
 
-    def write_core(self, profile: Profile) -> None:
+    def write_core(self) -> None:
         """Everything but the travel, meals and office purchases on the card (the volume knob)."""
-        self._payroll()
+        payroll = PayrollWriter(
+            self.book, self.lists, self.rng, start=self.start, today=self.today, staffing=self.staffing
+        )
+        payroll.write(self.profile, self.payroll)
+        self._payroll_fees()
         self._estimated_taxes()
-        self._bills(profile)
+        self._bills()
         self._card_software()
+        self._laptops()
+        self._bank_fees()
         self._uncategorized()
         self._card_payoffs()
 
     def natural_card_purchases(self) -> int:
         return MISC_CARD_PER_MONTH * self.frequency * self.months
 
-    # -- payroll and taxes ----------------------------------------------------------------------
+    # -- payroll fees and taxes -----------------------------------------------------------------
 
-    def _payroll(self) -> None:
-        gross_per_run = self.costs * PAYROLL * 12 / 26 / Decimal("1.08")
-        payday = self.start + timedelta(days=(4 - self.start.weekday()) % 7 + self.rng.choice((0, 7)))
-        while payday <= self.today:
-            gross = money(gross_per_run * Decimal(str(self.rng.uniform(0.985, 1.015))))
-            taxes = money(gross * Decimal(str(self.rng.uniform(*EMPLOYER_TAX_RATE))))
-            self._payroll_entry(payday, gross, taxes)
-            payday += timedelta(days=14)
-
-    def _payroll_entry(self, payday: date, gross: Decimal, taxes: Decimal) -> Draft:
-        """The payroll provider posts each run to QBO as a journal entry: wages and employer taxes out of Checking."""
-        accounts = self.lists.accounts
-        provider = self.lists.vendor("payroll").name
-        total = gross + taxes
-
-        def line(posting: str, account: str, amount: Decimal, description: str) -> Body:
-            detail = {"PostingType": posting, "AccountRef": accounts[account].ref()}
-            return {
-                "Amount": amount,
-                "DetailType": "JournalEntryLineDetail",
-                "Description": description,
-                "JournalEntryLineDetail": detail,
-            }
-
-        def build() -> Body:
-            return {
-                "TxnDate": payday.isoformat(),
-                "DocNumber": f"PR-{payday:%Y%m%d}",
-                "PrivateNote": f"Payroll run (direct deposit), posted by {provider}",
-                "Line": [
-                    line("Debit", "Payroll Expenses", gross, f"Payroll for period ending {payday:%m/%d/%Y}"),
-                    line("Debit", "Payroll Taxes", taxes, "Employer payroll taxes"),
-                    line("Credit", "Checking", total, "Net pay, withholdings and employer taxes"),
-                ],
-            }
-
-        return self.book.add("JournalEntry", payday, build, bank_delta=-total)
+    def _payroll_fees(self) -> None:
+        """The payroll provider debits last month's fee from Checking early in the month."""
+        provider = self.lists.vendor("payroll")
+        for month in month_starts(add_months(self.start, 1), self.today):
+            worked = add_months(month, -1)
+            on = next_business_day(month)
+            if on <= self.today:
+                fee = money(PAYROLL_FEE_BASE + PAYROLL_FEE_PER_PERSON * self.staffing.on(worked))
+                line = BillLine("Payroll Expenses", f"Payroll service fee, {worked:%B %Y}", fee)
+                self._purchase(on, provider, [line])
 
     def _estimated_taxes(self) -> None:
         quarterly = self.costs * ESTIMATED_TAX * 3
@@ -173,7 +206,7 @@ class SpendWriter(Writer):
 
     # -- bills ----------------------------------------------------------------------------------
 
-    def _bills(self, profile: Profile) -> None:
+    def _bills(self) -> None:
         schedule: list[tuple[date, VendorPlan, list[BillLine]]] = []
         for month in month_starts(self.start, self.today):
             schedule.extend(self._month_of_bills(month))
@@ -181,16 +214,21 @@ class SpendWriter(Writer):
         duplicate_of = self._duplicate_candidate(schedule)
         for index, (txn_date, vendor, lines) in enumerate(schedule):
             if self.start <= txn_date <= self.today:
-                self._bill(txn_date, vendor, lines, profile, doc_suffix="")
+                self._bill(txn_date, vendor, lines, doc_suffix="")
             if index == duplicate_of:
                 again = min(self.today, txn_date + timedelta(days=between(self.rng, 1, 3)))
-                self._bill(again, vendor, lines, profile, doc_suffix="-A", pay=False)
+                self._bill(again, vendor, lines, doc_suffix="-A", pay=False)
 
     def _month_of_bills(self, month: date) -> list[tuple[date, VendorPlan, list[BillLine]]]:
         rng, f = self.rng, self.frequency
         bills: list[tuple[date, VendorPlan, list[BillLine]]] = []
-        rent = money(self.costs * RENT)
-        bills.append((month, self.lists.vendor("landlord"), [BillLine("Rent", f"Rent {month:%B %Y}", rent)]))
+        landlord = self.lists.vendor("landlord")
+        rent = money(self.costs * RENT * self._lease_factor(month))
+        bills.append((month, landlord, [BillLine("Rent", f"Rent {month:%B %Y}", rent)]))
+        if month.month == RECONCILIATION_MONTH:
+            amount = money(rent * 12 * Decimal(str(rng.uniform(*RECONCILIATION_SHARE))))
+            line = BillLine("Rent", f"Operating expense reconciliation {month.year - 1}", amount)
+            bills.append((on_day(month, between(rng, 8, 20)), landlord, [line]))
         for index, vendor in enumerate(self.lists.vendors_in("billed_software")):
             base = self.costs * BILLED_SOFTWARE * Decimal(5 - index) / 15
             amount = money(base * Decimal(str(rng.uniform(0.95, 1.05))))
@@ -203,23 +241,40 @@ class SpendWriter(Writer):
                 amount = money(share * Decimal(str(rng.uniform(0.6, 1.4))))
                 line = BillLine("Contractors", "Subcontracted project work", amount)
                 bills.append((on_day(month, 28 - part * (27 // f)), vendor, [line]))
-        health, liability = self.lists.vendors_in("insurance")
-        premium = money(self.costs * HEALTH_INSURANCE)
+        liability, health = self.lists.vendors_in("insurance")  # The Hartford, Blue Shield of California
+        premium = money(
+            self.costs * HEALTH_INSURANCE * self.staffing.relative(month) * self.health_renewals[month.year]
+        )
         bills.append((on_day(month, 5), health, [BillLine("Insurance", "Group health premium", premium)]))
         if month.month % 3 == 1:
             amount = money(self.costs * LIABILITY_INSURANCE * 3)
             bills.append((on_day(month, 10), liability, [BillLine("Insurance", "Liability insurance", amount)]))
+        winter = Decimal(str(1 + ELECTRICITY_SEASON * math.cos(2 * math.pi * (month.month - 1) / 12)))
         for index, vendor in enumerate(self.lists.vendors_in("utility")):
-            amount = money(self.costs * UTILITIES / 3 * Decimal(str(rng.uniform(0.7, 1.3))))
+            season = winter if index == 0 else Decimal(1)  # the power company
+            amount = money(self.costs * UTILITIES / 3 * season * Decimal(str(rng.uniform(0.7, 1.3))))
             bills.append((on_day(month, 12 + index * 3), vendor, [BillLine("Utilities", "Monthly service", amount)]))
         accountant, lawyer = self.lists.vendors_in("professional")
         fee = money(self.costs * ACCOUNTANT)
         bills.append((on_day(month, 20), accountant, [BillLine("Professional Fees", "Bookkeeping and tax", fee)]))
+        if month.month == TAX_RETURN_MONTH:
+            amount = money(fee * Decimal(str(rng.uniform(*TAX_RETURN_FEES))))
+            line = BillLine("Professional Fees", f"Tax return preparation {month.year - 1}", amount)
+            bills.append((on_day(month, 25), accountant, [line]))
         if rng.random() < 0.35:
             amount = money(self.costs * LAWYER / Decimal("0.35") * Decimal(str(rng.uniform(0.5, 1.5))))
             line = BillLine("Professional Fees", "Contract review", amount)
             bills.append((on_day(month, between(rng, 1, 28)), lawyer, [line]))
         return bills
+
+    def _lease_factor(self, month: date) -> Decimal:
+        """Rent relative to the first year's: up by the escalation on every lease anniversary passed."""
+        anniversaries = sum(
+            1
+            for year in range(self.start.year, month.year + 1)
+            if self.start < date(year, self.lease_month, 1) <= month
+        )
+        return (1 + RENT_ESCALATION) ** anniversaries
 
     def _duplicate_candidate(self, schedule: list[tuple[date, VendorPlan, list[BillLine]]]) -> int:
         """A recent contractor bill that will be entered twice (a likely-duplicate bill)."""
@@ -235,7 +290,6 @@ class SpendWriter(Writer):
         txn_date: date,
         vendor: VendorPlan,
         lines: list[BillLine],
-        profile: Profile,
         *,
         doc_suffix: str,
         pay: bool = True,
@@ -260,7 +314,7 @@ class SpendWriter(Writer):
             return body
 
         bill = self.book.add("Bill", txn_date, build)
-        paid_on = self._pay_date(txn_date, due, vendor, profile)
+        paid_on = self._pay_date(txn_date, due, vendor, self.profile)
         if pay and paid_on is not None:
             self._bill_payment(bill, vendor, paid_on, sum((line.amount for line in lines), ZERO))
 
@@ -307,10 +361,40 @@ class SpendWriter(Writer):
         for month in month_starts(self.start, self.today):
             for index, vendor in enumerate(vendors):
                 on = on_day(month, 2 + index * 5)
+                if not self.start <= on <= self.today:
+                    continue
+                monthly = self.costs * CARD_SOFTWARE / len(vendors) * Decimal(str(0.6 + index * 0.16))
+                description = f"{vendor.name} monthly plan"
+                if vendor.name in PER_SEAT_SOFTWARE:
+                    seats = self.staffing.on(month)
+                    monthly *= self.staffing.relative(month)
+                    description = f"{vendor.name} monthly plan, {seats} seats"
+                elif vendor.name == PRICE_RISE_SOFTWARE and month >= self.price_rise_on:
+                    monthly *= self.price_rise
+                elif vendor.name == YEARLY_SOFTWARE:
+                    if month.month != self.yearly_plan_month:
+                        continue
+                    monthly *= 12 * YEARLY_DISCOUNT
+                    description = f"{vendor.name} annual plan"
+                line = BillLine("Software Subscriptions", description, money(monthly))
+                self._purchase(on, vendor, [line], card=True)
+
+    def _laptops(self) -> None:
+        """A laptop on the card for each new hire, in the first days of the month they join."""
+        store = self.lists.vendors_in("office")[1]
+        for month, hires in self.staffing.hires():
+            for _ in range(hires):
+                on = business_day_not_after(month + timedelta(days=between(self.rng, 0, 6)), self.today)
                 if self.start <= on <= self.today:
-                    amount = money(self.costs * CARD_SOFTWARE / len(vendors) * Decimal(str(0.6 + index * 0.16)))
-                    line = BillLine("Software Subscriptions", f"{vendor.name} monthly plan", amount)
-                    self._purchase(on, vendor, [line], card=True)
+                    amount = money(between(self.rng, *LAPTOP_PRICES))
+                    self._purchase(on, store, [BillLine("Office Supplies", "Laptop for a new hire", amount)], card=True)
+
+    def _bank_fees(self) -> None:
+        fee = BANK_FEES[between(self.rng, 0, len(BANK_FEES) - 1)]
+        for month in month_starts(self.start, self.today):
+            on = previous_business_day(month.replace(day=days_in_month(month.year, month.month)))
+            if self.start <= on <= self.today:
+                self._purchase(on, None, [BillLine("Bank Charges", "Monthly service fee", money(fee))])
 
     def _uncategorized(self) -> None:
         """Bank and card lines nobody has categorized yet."""
