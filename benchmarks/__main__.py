@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import freshness_bench, sandbox_bench, smartsync_bench, sync_bench
+from . import backtest_bench, freshness_bench, runway_bench, sandbox_bench, smartsync_bench, sync_bench
 
 
 def main() -> None:
@@ -10,6 +10,8 @@ def main() -> None:
     smartsync_bench.main()
     sync_bench.main()
     freshness_bench.main()  # after sync_bench: it merges its figures into the same file
+    runway_bench.main()
+    backtest_bench.main()
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import tempfile
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -276,7 +278,19 @@ def _settings(work_dir: Path, sandbox_url: str) -> Settings:
     return app_settings(base, sandbox_url, redis_url=None, mirror_sweep=False)
 
 
-def run() -> dict[str, float]:
+@dataclass(frozen=True)
+class Served:
+    """The app served beside a sandbox without rate limits, logging as in production (to ``devnull``)."""
+
+    settings: Settings
+    sandbox: Sandbox
+    app_url: str
+    devnull: TextIO
+
+
+@contextlib.contextmanager
+def served_beside_a_sandbox() -> Iterator[Served]:
+    """The app on a fresh SQLite database of its own, beside a sandbox without rate limits; all closed at the end."""
     with (
         open(os.devnull, "w") as devnull,
         sandbox_server(sandbox_config(limits=False)) as sandbox,
@@ -286,21 +300,27 @@ def run() -> dict[str, float]:
         app = create_app(settings)
         _log_as_in_production(devnull)  # create_app set the settings' level; measure with production's instead
         with serve(app) as app_url:
-            businesses = []
-            for seed in range(OVERHEAD_REALMS):
-                realm = sandbox.realm_api(sandbox.create_realm(scenario="healthy", seed=5 + seed))
-                businesses.append(Business(connect_customer(app_url, realm.realm_id), realm))
-            try:
-                figures = asyncio.run(_overhead(settings, businesses))
-                sandbox.configure_faults(latency_ms=QBO_LATENCY_MS, jitter_ms=0.0, error_rate=0.0)
-                figures |= _qbo_round_trips(sandbox, businesses[0])
-                figures |= _pay_warm(businesses[0])
-                figures |= _pay_cold(settings, businesses[1], devnull)
-            finally:
-                sandbox.calm()
-                for business in businesses:
-                    business.customer.close()
-                    business.realm.close()
+            yield Served(settings, sandbox, app_url, devnull)
+
+
+def run() -> dict[str, float]:
+    with served_beside_a_sandbox() as served:
+        settings, sandbox, app_url = served.settings, served.sandbox, served.app_url
+        businesses = []
+        for seed in range(OVERHEAD_REALMS):
+            realm = sandbox.realm_api(sandbox.create_realm(scenario="healthy", seed=5 + seed))
+            businesses.append(Business(connect_customer(app_url, realm.realm_id), realm))
+        try:
+            figures = asyncio.run(_overhead(settings, businesses))
+            sandbox.configure_faults(latency_ms=QBO_LATENCY_MS, jitter_ms=0.0, error_rate=0.0)
+            figures |= _qbo_round_trips(sandbox, businesses[0])
+            figures |= _pay_warm(businesses[0])
+            figures |= _pay_cold(settings, businesses[1], served.devnull)
+        finally:
+            sandbox.calm()
+            for business in businesses:
+                business.customer.close()
+                business.realm.close()
     figures["overhead_calls"] = OVERHEAD_CALLS
     figures["payments"] = PAYMENTS
     figures["cold_payments"] = COLD_PAYMENTS

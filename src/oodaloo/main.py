@@ -28,14 +28,22 @@ from oodaloo.infra.web.input_guard import refuse_nul_characters
 from oodaloo.infra.web.middleware import RequestBodyLimitMiddleware, RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
 from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo, webhooks
+from oodaloo.runway.routes.alerts import router as alerts_router
 from oodaloo.runway.routes.audit import router as audit_router
+from oodaloo.runway.routes.backtest import router as backtest_router
 from oodaloo.runway.routes.balances import router as balances_router
+from oodaloo.runway.routes.delays import router as delays_router
 from oodaloo.runway.routes.docs import install_api_docs
 from oodaloo.runway.routes.firms import router as firms_router
+from oodaloo.runway.routes.kpis import router as kpis_router
+from oodaloo.runway.routes.payments import router as payments_router
+from oodaloo.runway.routes.plans import router as plans_router
 from oodaloo.runway.routes.receivables import router as receivables_router
 from oodaloo.runway.routes.recurring import router as recurring_router
+from oodaloo.runway.routes.reminders import router as reminders_router
 from oodaloo.runway.routes.reserves import router as reserves_router
 from oodaloo.runway.routes.runway import router as runway_router
+from oodaloo.runway.routes.scheduled_payments import router as scheduled_payments_router
 from oodaloo.runway.routes.sync import router as sync_router
 from oodaloo.runway.routes.vendors import router as vendors_router
 from oodaloo.settings import EMBEDDED_SANDBOX_IN_PRODUCTION, EMBEDDED_SANDBOX_PATH, Settings, get_settings
@@ -149,8 +157,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(balances_router)
     app.include_router(receivables_router)
     app.include_router(runway_router)
+    app.include_router(backtest_router)
     app.include_router(reserves_router)
     app.include_router(recurring_router)
+    app.include_router(alerts_router)
+    app.include_router(kpis_router)
+    app.include_router(delays_router)
+    app.include_router(payments_router)
+    app.include_router(reminders_router)
+    app.include_router(scheduled_payments_router)
+    app.include_router(plans_router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)

@@ -13,7 +13,13 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oodaloo.domains.ap.actions import PAY_BILL, pay_bill_handler_factory
+from oodaloo.domains.ap.delay import DELAY_BILL, delay_bill_handler_factory
+from oodaloo.domains.ap.scheduled import SCHEDULE_PAYMENT, ScheduledPayments, schedule_payment_handler_factory
+from oodaloo.domains.ar.payments import RECORD_PAYMENT, record_payment_handler_factory
+from oodaloo.domains.ar.reminders import SEND_REMINDER, send_reminder_handler_factory
+from oodaloo.domains.core.freshness import MirrorFreshness
 from oodaloo.domains.core.models import User
+from oodaloo.domains.core.plan_execution import PlanExecutor
 from oodaloo.domains.core.service import AccountService
 from oodaloo.domains.qbo.auth import ConnectionService
 from oodaloo.domains.qbo.service import QBOBulkScheduledService
@@ -24,6 +30,7 @@ from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpRequest, HttpTransport, TransportError
 from oodaloo.infra.jobs.smart_sync import ReconcilePolicy, SmartSyncService, SyncReconciler
 from oodaloo.infra.logging import get_logger
+from oodaloo.runway.monitoring import register_monitoring
 from oodaloo.settings import Settings
 
 logger = get_logger("oodaloo.wiring")
@@ -103,12 +110,43 @@ def build_runtime(
         sessionmaker=sessionmaker,
     )
     mirror_jobs.register(sweep=settings.mirror_sweep)
+    # The drift check (after each sync) and the daily snapshot: what the mirror's sweep keeps fresh is watched with it.
+    register_monitoring(sync, sessionmaker, mirror_jobs, sweep=settings.mirror_sweep)
+    register_action_jobs(settings, sync, connections, sessionmaker)
     return QBORuntime(transport, connections, sync, mirror_jobs, database)
 
 
 def register_handlers(sync: SmartSyncService, connections: ConnectionService) -> None:
     """Every kind of action Oodaloo writes to QBO; a process that reconciles must know them all."""
     sync.register_action(PAY_BILL, pay_bill_handler_factory(sync, connections))
+    sync.register_action(RECORD_PAYMENT, record_payment_handler_factory(sync, connections))
+    sync.register_action(SEND_REMINDER, send_reminder_handler_factory(sync, connections))
+    sync.register_action(DELAY_BILL, delay_bill_handler_factory(sync))
+    sync.register_action(SCHEDULE_PAYMENT, schedule_payment_handler_factory(sync))
+
+
+def register_action_jobs(
+    settings: Settings,
+    sync: SmartSyncService,
+    connections: ConnectionService,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The job kinds that run actions in the background: plans executing, scheduled payments made on their day. Their
+    leases are the action log's (a dead worker's work is taken over as soon as its actions are)."""
+    freshness = MirrorFreshness(MirrorSync(sync=sync, connections=connections, sessionmaker=sessionmaker), sessionmaker)
+    lease = reconcile_policy(settings).lease_seconds
+    deadline = settings.action_deadline_seconds
+    PlanExecutor(
+        sync=sync,
+        connections=connections,
+        sessionmaker=sessionmaker,
+        freshness=freshness,
+        deadline_seconds=deadline,
+        lease_seconds=lease,
+    ).register()
+    ScheduledPayments(
+        sync=sync, sessionmaker=sessionmaker, freshness=freshness, deadline_seconds=deadline, lease_seconds=lease
+    ).register()
 
 
 async def worker_runtime(settings: Settings) -> QBORuntime:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,8 @@ from oodaloo.main import create_app
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import FaultConfig, LimitsConfig, SandboxConfig
 from oodaloo.settings import Settings
-from tests.support.credentials import SESSION_COOKIE, TEST_PASSWORD, session_cookie_of
+from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command
+from tests.support.credentials import SESSION_COOKIE, TEST_PASSWORD, TEST_SECRET_KEY, session_cookie_of
 from tests.support.servers import serve
 
 # The app's OAuth callback; the host is never dialled (the test follows QBO's redirect onto the app itself).
@@ -260,3 +262,28 @@ def served_app(
             finally:
                 customer.close()
                 realm.close()
+
+
+def worker_env(
+    database_url: str, served: Served, redis_url: str, **settings: str | float | int | bool | None
+) -> dict[str, str]:
+    """The settings of a worker or scheduler process beside ``served``: the app's database, Redis and secret key (it
+    decrypts the QBO tokens), the served sandbox as QuickBooks; ``settings`` on top."""
+    sandbox_url = served.sandbox.base_url
+    return app_settings_env(
+        port=free_port(),
+        database_url=database_url,
+        redis_url=redis_url,
+        environment="test",
+        secret_key=TEST_SECRET_KEY,
+        qbo_api_base_url=sandbox_url,
+        qbo_discovery_url=f"{sandbox_url}/.well-known/openid_configuration",
+        qbo_redirect_uri=REDIRECT_URI,
+        log_level="INFO",
+        **settings,
+    )
+
+
+def oodaloo_process(name: str, env: dict[str, str], tmp_path: Path) -> AppProcess:
+    """``oodaloo <name>`` (a worker, a scheduler) with ``env``, logging to a file of its own under ``tmp_path``."""
+    return AppProcess(oodaloo_command(name), env=env, log_path=tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.log")

@@ -29,11 +29,10 @@ from oodaloo.infra.jobs.queue import QUEUE_NAME, JobQueue
 from oodaloo.migrations import upgrade_to_head
 from oodaloo.settings import Settings
 from oodaloo.wiring import build_runtime
-from tests.acceptance.harness import REDIRECT_URI, Served, app_settings, sandbox_config, served_app
+from tests.acceptance.harness import Served, app_settings, oodaloo_process, sandbox_config, served_app, worker_env
 from tests.conftest import TEST_REDIS_URL, new_database_url
 from tests.domains.qbo.mirror_support import Harness, Realm
-from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
-from tests.support.credentials import TEST_SECRET_KEY
+from tests.support.app_process import AppProcess, free_port, running
 from tests.support.redis_server import REDIS_SERVER, RedisServer
 from tests.support.waiting import until
 
@@ -68,27 +67,10 @@ def _until(condition: Callable[[], T | None], what: str, *, within: float, watch
     return until(condition, what, within=within, poll_seconds=POLL_SECONDS, watched=watched)
 
 
-def _process_env(database_url: str, served: Served, redis_url: str, *, mirror_sweep: bool) -> dict[str, str]:
-    """A worker's (or scheduler's) settings: the app's database, Redis and secret key (it decrypts the QBO tokens)."""
-    sandbox_url = served.sandbox.base_url
-    return app_settings_env(
-        port=free_port(),
-        database_url=database_url,
-        redis_url=redis_url,
-        environment="test",
-        secret_key=TEST_SECRET_KEY,
-        qbo_api_base_url=sandbox_url,
-        qbo_discovery_url=f"{sandbox_url}/.well-known/openid_configuration",
-        qbo_redirect_uri=REDIRECT_URI,
-        log_level="INFO",
-        mirror_sweep=mirror_sweep,
-    )
-
-
 def _worker(name: str, env: dict[str, str], tmp_path: Path, *, metrics_port: int | None = None) -> AppProcess:
     if metrics_port is not None:
         env = env | {"OODALOO_WORKER_METRICS_PORT": str(metrics_port)}
-    return AppProcess(oodaloo_command(name), env=env, log_path=tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.log")
+    return oodaloo_process(name, env, tmp_path)
 
 
 def _qbo_requests_served(metrics_port: int, realm_id: str) -> float:
@@ -214,7 +196,7 @@ def test_a_sync_killed_part_way_resumes_in_another_worker_without_fetching_store
         harness = Harness(database_url, realm, uuid.UUID(served.customer.business_id), ENTITIES)
         counts, fewest = _paged_calls(realm)
         assert counts["Invoice"] > 3 * MAX_PAGE_SIZE
-        env = _process_env(database_url, served, redis_server.url, mirror_sweep=True)
+        env = worker_env(database_url, served, redis_server.url, mirror_sweep=True)
         served.sandbox.configure_faults(latency_ms=LATENCY_MS)
         realm.reset_calls()
 
@@ -262,7 +244,7 @@ def test_two_workers_asked_at_the_same_moment_to_sync_one_realm_run_one_sync(
         realm = Realm(served.sandbox.base_url, served.realm.realm_id)
         harness = Harness(settings.database_url, realm, uuid.UUID(served.customer.business_id), ENTITIES)
         _, fewest = _paged_calls(realm)
-        env = _process_env(settings.database_url, served, redis_server.url, mirror_sweep=False)
+        env = worker_env(settings.database_url, served, redis_server.url, mirror_sweep=False)
         served.sandbox.configure_faults(latency_ms=LATENCY_MS)
         realm.reset_calls()
 
@@ -297,7 +279,7 @@ def test_two_workers_never_sync_one_realm_at_once_even_when_the_requests_are_not
         realm = Realm(served.sandbox.base_url, served.realm.realm_id)
         harness = Harness(settings.database_url, realm, uuid.UUID(served.customer.business_id), ENTITIES)
         _, fewest = _paged_calls(realm)
-        env = _process_env(settings.database_url, served, redis_server.url, mirror_sweep=False)
+        env = worker_env(settings.database_url, served, redis_server.url, mirror_sweep=False)
         served.sandbox.configure_faults(latency_ms=LATENCY_MS)
         realm.reset_calls()
 

@@ -3,14 +3,12 @@ bank account and in total as QBO has it, what is owed on each card; empty (and s
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
 
 import pytest
 
-from oodaloo.domains.qbo.mirror_models import MIRRORED
 from oodaloo.sandbox.config import SandboxConfig
 from tests.conftest import Account
 from tests.domains.qbo.mirror_support import Harness, Realm
@@ -39,8 +37,7 @@ def test_balances_are_qbos_per_bank_and_card_with_the_total_cash(
         assert (before["last_synced_at"], before["total_cash"], before["bank_accounts"]) == (None, "0.00", [])
 
         realm = Realm.create(sandbox.base_url)
-        entities = tuple(name for name in MIRRORED if realm.supports(name))
-        harness = Harness(database_url, realm, uuid.UUID(business_id), entities)
+        harness = Harness.of(database_url, realm, business_id)
         harness.run(lambda mirror: mirror.full(harness.business_id))
         response = viewer.client.get(f"/api/businesses/{business_id}/balances")
 

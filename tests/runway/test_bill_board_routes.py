@@ -4,7 +4,6 @@ evening in Los Angeles (already Thursday in UTC), so the business's own date and
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -15,7 +14,6 @@ import httpx
 import pytest
 
 from oodaloo.domains.ap.classify import OVERDUE_TOLERANCE_DAYS
-from oodaloo.domains.qbo.mirror_models import MIRRORED, SyncOutcome
 from oodaloo.settings import Settings
 from tests.domains.qbo.mirror_support import Harness, Realm
 from tests.support.clock import Instant, at
@@ -44,11 +42,6 @@ def served(settings: Settings) -> Iterator[Served]:
     # Started inside the frozen clock, so the app, the sandbox and its tokens all live at the instant.
     with at(INSTANT), served_beside_a_sandbox(settings, redirect_uri=REDIRECT_URI, redis_url=None) as (served, _):
         yield served
-
-
-@pytest.fixture
-def browsers(served: Served) -> Iterator[Browsers]:
-    yield from open_browsers(served)
 
 
 @dataclass
@@ -110,8 +103,7 @@ class Books:
         )
 
     def sync(self) -> None:
-        report = self.mirror.run(lambda sync: sync.full(self.mirror.business_id))
-        assert report.outcome is SyncOutcome.SUCCEEDED
+        self.mirror.full_sync()
 
 
 def connected(served: Served, browsers: Browsers, scenario: str) -> Books:
@@ -119,8 +111,7 @@ def connected(served: Served, browsers: Browsers, scenario: str) -> Books:
     business_id = new_business(owner, timezone=ZONE)
     realm = Realm.create(served.sandbox, scenario=scenario)
     connect(owner, business_id, REDIRECT_URI, realm.realm_id)
-    entities = tuple(name for name in MIRRORED if realm.supports(name))
-    mirror = Harness(served.settings.database_url, realm, uuid.UUID(business_id), entities)
+    mirror = Harness.of(served.settings.database_url, realm, business_id)
     company = SandboxCompany(served.sandbox, realm.realm_id)
     vendors = {row["DisplayName"]: row["Id"] for row in company.query("SELECT * FROM Vendor MAXRESULTS 1000")}
     return Books(owner, business_id, company, mirror, vendors)

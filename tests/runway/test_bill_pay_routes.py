@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from oodaloo.domains.ap.schemas import CENTS, PayBillIn
 from oodaloo.domains.ap.service import BillService, PaymentAnswer
-from oodaloo.domains.ap.service import Payer as BillPayer
+from oodaloo.domains.core.action_runner import ActionRunner, Actor
 from oodaloo.domains.core.demo import DEMO_EMAIL
 from oodaloo.domains.core.models import Business, Membership, User
 from oodaloo.domains.qbo.auth import RECONNECT_MESSAGE
@@ -41,7 +41,6 @@ from tests.support.qbo import (
     add_member,
     connect,
     new_business,
-    open_browsers,
     served_beside_a_sandbox,
 )
 from tests.support.servers import serve
@@ -73,11 +72,6 @@ def running(settings: Settings) -> Iterator[Running]:
 @pytest.fixture(scope="module")
 def served(running: Running) -> Served:
     return running.served
-
-
-@pytest.fixture
-def browsers(served: Served) -> Iterator[Browsers]:
-    yield from open_browsers(served)
 
 
 @dataclass
@@ -530,10 +524,10 @@ class TwinPaysFirst(BillService):
     """The duplicate-request race, made deterministic: the request's twin (same key, same body) runs to completion
     right after this copy looked the key up and found nothing, as when both arrive at once and the other is quicker."""
 
-    twin: tuple[BillPayer, str, PayBillIn, str] | None = None
+    twin: tuple[Actor, str, PayBillIn, str] | None = None
     twin_answer: PaymentAnswer | None = None
 
-    async def pay(self, payer: BillPayer, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
+    async def pay(self, payer: Actor, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
         if self.twin is None:
             self.twin = (payer, bill_id, request, idempotency_key)
         return await super().pay(payer, bill_id, request, idempotency_key)
@@ -549,7 +543,7 @@ class TwinPaysFirst(BillService):
 def twin_pays_first(request: Request) -> BillService:
     state = request.app.state
     return TwinPaysFirst(
-        sync=state.smart_sync, connections=state.qbo_connections, sessionmaker=state.database.sessionmaker
+        ActionRunner(sync=state.smart_sync, connections=state.qbo_connections, sessionmaker=state.database.sessionmaker)
     )
 
 

@@ -20,7 +20,6 @@ from tests.support.qbo import (
     Served,
     connect,
     new_business,
-    open_browsers,
     served_beside_a_sandbox,
 )
 
@@ -36,11 +35,6 @@ def served(settings: Settings, frozen_clock: Instant) -> Iterator[Served]:
     # Started inside the frozen clock, so the app, the sandbox and the tokens all live at the instant.
     with served_beside_a_sandbox(settings, redirect_uri=REDIRECT_URI, redis_url=None) as (served, _):
         yield served
-
-
-@pytest.fixture
-def browsers(served: Served) -> Iterator[Browsers]:
-    yield from open_browsers(served)
 
 
 @pytest.mark.parametrize("zone", ZONES)

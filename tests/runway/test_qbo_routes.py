@@ -25,7 +25,6 @@ from tests.support.qbo import (
     connection,
     consent,
     new_business,
-    open_browsers,
     served_beside_a_sandbox,
 )
 
@@ -37,11 +36,6 @@ REDIRECT_URI = "http://127.0.0.1:9/oauth/qbo/return"
 def served(settings: Settings) -> Iterator[Served]:
     with served_beside_a_sandbox(settings, redirect_uri=REDIRECT_URI) as (served, _):
         yield served
-
-
-@pytest.fixture
-def browsers(served: Served) -> Iterator[Browsers]:
-    yield from open_browsers(served)
 
 
 def live_grants(served: Served, realm_id: str) -> int:

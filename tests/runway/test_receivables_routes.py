@@ -4,7 +4,6 @@ all read from the mirror (no QuickBooks call), as of the business's own today, b
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oodaloo.domains.qbo.mirror_models import MIRRORED, SyncOutcome
+from oodaloo.domains.qbo.mirror_models import SyncOutcome
 from oodaloo.settings import Settings
 from tests.domains.qbo.mirror_support import Harness, Realm
 from tests.runway.test_bill_pay_routes import qbo_requests, qbo_requests_during
@@ -92,13 +91,8 @@ def books_in(served: Served, browsers: Browsers, timezone: str = LOS_ANGELES, sc
         realm = Realm.create(served.sandbox, scenario=scenario)
         company = SandboxCompany(served.sandbox, realm.realm_id)
         connect(owner, business_id, REDIRECT_URI, company.realm_id)
-        entities = tuple(name for name in MIRRORED if realm.supports(name))
         books = Books(
-            owner,
-            business_id,
-            company,
-            Harness(served.settings.database_url, realm, uuid.UUID(business_id), entities),
-            timezone,
+            owner, business_id, company, Harness.of(served.settings.database_url, realm, business_id), timezone
         )
         books.sync()
         return books

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from oodaloo.domains.qbo.mirror_models import MIRRORED, SyncOutcome
 from oodaloo.settings import Settings
 from tests.domains.qbo.mirror_support import Harness, Realm
 from tests.runway.test_bill_pay_routes import REDIRECT_URI
@@ -71,10 +70,7 @@ def connected(served: Served, browsers: Browsers, scenario: str, *, sync: bool =
     realm = Realm.create(served.sandbox, scenario=scenario)
     connect(owner, business_id, REDIRECT_URI, realm.realm_id)
     if sync:
-        entities = tuple(name for name in MIRRORED if realm.supports(name))
-        harness = Harness(served.settings.database_url, realm, uuid.UUID(business_id), entities)
-        report = harness.run(lambda mirror: mirror.full(harness.business_id))
-        assert report.outcome is SyncOutcome.SUCCEEDED
+        Harness.of(served.settings.database_url, realm, business_id).full_sync()
     return Company(owner, business_id, realm)
 
 

@@ -19,12 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
+from oodaloo.runway.deps import READS_ONLY
 from tests.conftest import Account
 from tests.runway.test_business_routes import add_member, create_business
 from tests.runway.test_firm_routes import add_firm_member, create_firm, engage
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 METHODS = WRITE_METHODS | {"get"}
+READS_ONLY_MARK = next(iter(READS_ONLY))
 SCOPES = {"business_id": "business_not_found", "firm_id": "firm_not_found"}
 # Routes this matrix must find: if discovery broke, the matrix would otherwise pass by testing nothing.
 KNOWN_ROUTES = {
@@ -44,6 +46,7 @@ class Route:
     method: str
     path: str
     parameters: tuple[dict[str, Any], ...]
+    reads_only: bool = False  # a POST that computes without changing anything (a what-if): viewers may call it
 
     @property
     def scope(self) -> str:
@@ -52,7 +55,7 @@ class Route:
 
     @property
     def writes(self) -> bool:
-        return self.method in WRITE_METHODS
+        return self.method in WRITE_METHODS and not self.reads_only
 
     def url(self, **ids: str) -> str:
         """The path with ``ids`` where given and a random value of the right shape for every other parameter."""
@@ -88,7 +91,8 @@ def tenant_routes(openapi: dict[str, Any]) -> list[Route]:
         shared = operations.get("parameters", [])
         for method, operation in operations.items():
             if method in METHODS:
-                routes.append(Route(method, path, tuple(shared) + tuple(operation.get("parameters", []))))
+                parameters = tuple(shared) + tuple(operation.get("parameters", []))
+                routes.append(Route(method, path, parameters, bool(operation.get(READS_ONLY_MARK))))
     return routes
 
 

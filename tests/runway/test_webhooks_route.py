@@ -42,7 +42,6 @@ from tests.support.qbo import (
     Served,
     connect,
     new_business,
-    open_browsers,
     served_beside_a_sandbox,
 )
 from tests.support.waiting import until as wait_until
@@ -74,11 +73,6 @@ def requester(served_app: tuple[Served, FastAPI]) -> Iterator[InProcessSyncReque
         yield app.state.sync_requester
     finally:
         app.state.sync_requester = original
-
-
-@pytest.fixture
-def browsers(served: Served) -> Iterator[Browsers]:
-    yield from open_browsers(served)
 
 
 @pytest.fixture

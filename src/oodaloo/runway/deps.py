@@ -18,16 +18,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oodaloo.domains.core.access import Capability, Grant
+from oodaloo.domains.core.access import Capability
 from oodaloo.domains.core.errors import BusinessNotFound, FirmNotFound
-from oodaloo.domains.core.models import Business, Firm, FirmRole, Role, User
-from oodaloo.domains.core.service import AccountService, BusinessService, FirmService
+from oodaloo.domains.core.models import Firm, FirmRole, User
+from oodaloo.domains.core.service import AccountService, BusinessService, BusinessWithRole, FirmService
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.throttle import AttemptThrottle
@@ -158,20 +158,10 @@ SignedInUser = Annotated[User, Depends(signed_in_user)]
 
 
 @dataclass(frozen=True)
-class BusinessContext:
-    """The business a route works on and what the caller may do in it."""
+class BusinessContext(BusinessWithRole):
+    """The business a route works on, what the caller may do in it, and the caller."""
 
-    business: Business
-    grant: Grant
     user: User
-
-    @property
-    def role(self) -> Role:
-        return self.grant.role
-
-    @property
-    def may_act(self) -> bool:
-        return self.grant.can_act
 
 
 async def business_access(business_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> BusinessContext:
@@ -234,3 +224,6 @@ async def firm_admin(access: FirmAccess) -> FirmContext:
 
 
 FirmAdmin = Annotated[FirmContext, Depends(firm_admin)]
+
+# OpenAPI marker of a POST that computes without changing anything (a what-if): any member may call it, viewers too.
+READS_ONLY: dict[str, Any] = {"x-oodaloo-reads-only": True}

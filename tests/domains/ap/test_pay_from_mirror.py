@@ -5,7 +5,6 @@ a payment the mirror refuses never reaches QBO."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from oodaloo.domains.qbo.mirror_models import MIRRORED, MirroredRow, MirrorStatus, SyncOutcome
+from oodaloo.domains.qbo.mirror_models import MirroredRow, MirrorStatus, SyncOutcome
 from oodaloo.domains.qbo.sync import SyncReport
 from oodaloo.settings import Settings
 from tests.domains.qbo.mirror_support import Harness, Realm
@@ -59,15 +58,7 @@ def payer(served: Served, browsers: Browsers) -> Payer:
 @pytest.fixture
 def mirror(served: Served, payer: Payer) -> Harness:
     """The payer's mirror, synced by MirrorSync as the job system would (its own SmartSync, the app's database)."""
-    realm = Realm(served.sandbox, payer.company.realm_id)
-    entities = tuple(name for name in MIRRORED if realm.supports(name))
-    return Harness(served.settings.database_url, realm, uuid.UUID(payer.business_id), entities)
-
-
-def full_sync(mirror: Harness) -> SyncReport:
-    report = mirror.run(lambda sync: sync.full(mirror.business_id))
-    assert report.outcome is SyncOutcome.SUCCEEDED
-    return report
+    return Harness.of(served.settings.database_url, Realm(served.sandbox, payer.company.realm_id), payer.business_id)
 
 
 def incremental_sync(mirror: Harness) -> SyncReport:
@@ -86,7 +77,7 @@ def amount(value: Any) -> Decimal:
 
 def test_a_payment_is_in_the_mirror_at_once_with_one_qbo_call_as_qbo_records_it(payer: Payer, mirror: Harness) -> None:
     bill = payer.company.new_bill("300.00")
-    full_sync(mirror)
+    mirror.full_sync()
     vendor_id = bill["VendorRef"]["value"]
     bank_before = row(mirror, "Account", payer.bank_id).raw["CurrentBalance"]
     vendor_before = row(mirror, "Vendor", vendor_id).raw["Balance"]
@@ -132,7 +123,7 @@ def test_once_synced_the_lists_come_from_the_mirror_and_equal_quickbooks_own(pay
     payer.company.new_bill("75.25")
     accounts_path = f"/api/businesses/{payer.business_id}/accounts"
     from_qbo = (payer.open_bills().json(), payer.owner.get(accounts_path).json())  # never synced: QBO answers
-    full_sync(mirror)
+    mirror.full_sync()
 
     before = qbo_requests(payer.company)
     from_mirror = (payer.open_bills().json(), payer.owner.get(accounts_path).json())
@@ -147,7 +138,7 @@ def test_once_synced_the_lists_come_from_the_mirror_and_equal_quickbooks_own(pay
 
 
 def test_a_bill_synced_and_not_listed_is_paid_in_parts_with_one_qbo_call_each(payer: Payer, mirror: Harness) -> None:
-    full_sync(mirror)
+    mirror.full_sync()
     bill = payer.company.new_bill("150.00")
     card_id = payer.company.account_id("Credit Card")
     incremental_sync(mirror)  # as a webhook about the new bill would have it
@@ -170,7 +161,7 @@ def test_a_bill_synced_and_not_listed_is_paid_in_parts_with_one_qbo_call_each(pa
 
 
 def test_a_bill_newer_than_the_mirror_is_read_from_quickbooks_before_paying(payer: Payer, mirror: Harness) -> None:
-    full_sync(mirror)
+    mirror.full_sync()
     bill = payer.company.new_bill("70.00")  # not synced yet: the mirror cannot vouch for it
 
     before = qbo_requests(payer.company)
@@ -194,7 +185,7 @@ def test_a_payment_the_mirror_refuses_is_answered_without_asking_quickbooks(
     payer: Payer, mirror: Harness, problem: str, code: str, field: str
 ) -> None:
     bill = payer.company.new_bill("50.00")
-    full_sync(mirror)
+    mirror.full_sync()
     account_id, pay = payer.bank_id, "50.00"
     if problem == "over_balance":
         pay = "50.01"
@@ -221,7 +212,7 @@ def test_a_lost_answer_is_recorded_in_the_mirror_when_the_reconciler_finds_the_p
     payer: Payer, mirror: Harness
 ) -> None:
     bill = payer.company.new_bill("90.00")
-    full_sync(mirror)
+    mirror.full_sync()
     faults = f"{payer.company.sandbox}/_sandbox/faults"
     httpx.post(faults, json={"error_rate": 1.0, "kinds": {"lost_response": 1.0}}).raise_for_status()
     try:

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.qbo.auth import ConnectionState
-from oodaloo.domains.qbo.mirror_models import MIRRORED, NAME_LISTS, SINGLETONS, MirroredRow, MirrorStatus
-from oodaloo.domains.qbo.sync import MirrorSync
+from oodaloo.domains.qbo.mirror_models import MIRRORED, NAME_LISTS, SINGLETONS, MirroredRow, MirrorStatus, SyncOutcome
+from oodaloo.domains.qbo.sync import MirrorSync, SyncReport
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.smart_sync import RateLimits, SmartSyncService
@@ -150,8 +150,19 @@ class Harness:
             finally:
                 await database.dispose()
 
+        return cls.of(database_url, realm, asyncio.run(new_business()))
+
+    @classmethod
+    def of(cls, database_url: str, realm: Realm, business_id: uuid.UUID | str) -> Harness:
+        """The mirror of a business already connected to ``realm``, over every entity the realm serves."""
         entities = tuple(name for name in MIRRORED if realm.supports(name))
-        return cls(database_url, realm, asyncio.run(new_business()), entities)
+        return cls(database_url, realm, uuid.UUID(str(business_id)), entities)
+
+    def full_sync(self) -> SyncReport:
+        """A full sync, which must succeed."""
+        report = self.run(lambda mirror: mirror.full(self.business_id))
+        assert report.outcome is SyncOutcome.SUCCEEDED
+        return report
 
     def run(self, action: Callable[[MirrorSync], Awaitable[T]], **options: Any) -> T:
         async def go() -> T:

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 
 from oodaloo.settings import Settings
-from tests.acceptance.harness import REDIRECT_URI, Served, sandbox_config, served_app
-from tests.conftest import TEST_SECRET_KEY
-from tests.support.app_process import AppProcess, app_settings_env, free_port, oodaloo_command, running
+from tests.acceptance.harness import Served, sandbox_config, served_app, worker_env
+from tests.support.app_process import AppProcess, oodaloo_command, running
 from tests.support.redis_server import REDIS_SERVER, RedisServer
 from tests.support.waiting import until
 
@@ -41,22 +40,6 @@ HANG_SECONDS = 20.0
 
 def _until(condition: Callable[[], Any], what: str, *, within: float) -> Any:
     return until(condition, what, within=within, poll_seconds=POLL_SECONDS)
-
-
-def _process_env(settings: Settings, served: Served, redis_url: str) -> dict[str, str]:
-    """The worker's and scheduler's settings: the app's database, Redis, secret key (it decrypts the QBO tokens)."""
-    sandbox_url = served.sandbox.base_url
-    return app_settings_env(
-        port=free_port(),
-        database_url=settings.database_url,
-        redis_url=redis_url,
-        environment="test",
-        secret_key=TEST_SECRET_KEY,
-        qbo_api_base_url=sandbox_url,
-        qbo_discovery_url=f"{sandbox_url}/.well-known/openid_configuration",
-        qbo_redirect_uri=REDIRECT_URI,
-        log_level="INFO",
-    )
 
 
 def _listening(process: AppProcess) -> bool:
@@ -109,7 +92,7 @@ def test_the_worker_and_scheduler_run_jobs_after_an_idle_minute_and_a_redis_rest
         served.sandbox.configure_faults(
             error_rate=1.0, kinds={"timeout_after_commit": 1.0}, timeout_seconds=HANG_SECONDS
         )
-        env = _process_env(settings, served, redis_server.url)
+        env = worker_env(settings.database_url, served, redis_server.url)
         worker = AppProcess(oodaloo_command("worker"), env=env, log_path=tmp_path / "worker.log", cwd=tmp_path)
         scheduler = AppProcess(oodaloo_command("scheduler"), env=env, log_path=tmp_path / "scheduler.log", cwd=tmp_path)
         with running(worker), running(scheduler):

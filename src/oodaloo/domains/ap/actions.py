@@ -12,33 +12,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from oodaloo.domains.ap.errors import (
-    NOT_CONNECTED_CODE,
-    QBO_VALIDATION_CODE,
-    RECONNECT_REQUIRED_CODE,
-    field_of_element,
-    qbo_message,
-)
-from oodaloo.domains.ap.mirror import raw_of, record_bill_payment
+from oodaloo.domains.ap.mirror import record_bill_payment
+from oodaloo.domains.ap.scheduled_models import mark_scheduled_payment_paid
 from oodaloo.domains.ap.schemas import CENTS
-from oodaloo.domains.qbo.auth import ConnectionService
-from oodaloo.domains.qbo.client import QBOClient, quote
-from oodaloo.domains.qbo.errors import (
-    QBOAuthError,
-    QBODuplicate,
-    QBONotConnected,
-    QBONotFound,
-    QBOReconnectRequired,
-    QBOValidationError,
+from oodaloo.domains.core.action_handlers import (
+    QBOActionHandler,
+    find_marked,
+    qbo_handler_factory,
+    still_written,
 )
+from oodaloo.domains.core.receipts import receipt
+from oodaloo.domains.qbo.auth import ConnectionService
+from oodaloo.domains.qbo.client import quote
+from oodaloo.domains.qbo.mirror_models import raw_of
 from oodaloo.domains.qbo.schemas import BillPayment, CheckPayment, CreditCardPayment, LinkedTxn, PaymentLine, Ref
 from oodaloo.infra.jobs.smart_sync import (
     ActionContext,
-    ActionHandler,
     ActionHandlerFactory,
-    ActionRejected,
     ActionResult,
-    Credentials,
     SmartSyncService,
 )
 
@@ -46,8 +37,6 @@ PAY_BILL = "bill.pay"
 BILL_PAYMENT = "BillPayment"
 CHECK = "Check"
 CREDIT_CARD = "CreditCard"
-# QBO prefixes a voided payment's memo with this (and zeroes its total).
-VOIDED_NOTE_PREFIX = "Voided"
 
 
 @dataclass(frozen=True)
@@ -60,9 +49,11 @@ class PayBillPayload:
     account_id: str
     pay_type: str  # "Check" (from a Bank account) or "CreditCard"
     txn_date: date
+    # Set when a scheduled payment is being made: the success also ends its earmark (same transaction).
+    scheduled_payment_id: uuid.UUID | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "bill_id": self.bill_id,
             "vendor_id": self.vendor_id,
             "amount": self.amount,
@@ -70,9 +61,13 @@ class PayBillPayload:
             "pay_type": self.pay_type,
             "txn_date": self.txn_date,
         }
+        if self.scheduled_payment_id is not None:
+            payload["scheduled_payment_id"] = self.scheduled_payment_id
+        return payload
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> PayBillPayload:
+        scheduled = payload.get("scheduled_payment_id")
         return cls(
             bill_id=str(payload["bill_id"]),
             vendor_id=str(payload["vendor_id"]),
@@ -80,6 +75,7 @@ class PayBillPayload:
             account_id=str(payload["account_id"]),
             pay_type=str(payload["pay_type"]),
             txn_date=date.fromisoformat(str(payload["txn_date"])),
+            scheduled_payment_id=None if scheduled is None else uuid.UUID(str(scheduled)),
         )
 
     def bill_payment(self, marker: str) -> BillPayment:
@@ -96,67 +92,61 @@ class PayBillPayload:
         )
 
 
-class PayBillHandler:
+class PayBillHandler(QBOActionHandler):
     """Runs ``bill.pay`` for one business: each step talks to QBO with the priority and deadline of its context."""
-
-    def __init__(self, sync: SmartSyncService, credentials: Credentials, realm_id: str) -> None:
-        self._sync = sync
-        self._credentials = credentials
-        self._realm_id = realm_id
-
-    def _client(self, ctx: ActionContext) -> QBOClient:
-        return QBOClient(self._sync, self._credentials, self._realm_id, priority=ctx.priority, deadline=ctx.deadline)
 
     async def perform(self, ctx: ActionContext) -> ActionResult:
         payload = PayBillPayload.of(ctx.payload)
-        try:
-            created = await self._client(ctx).create(payload.bill_payment(ctx.marker), requestid=ctx.requestid)
-        except QBOReconnectRequired as error:
-            # Raised before the write was sent (no connection, or no token could be had): nothing reached QBO.
-            code = NOT_CONNECTED_CODE if isinstance(error, QBONotConnected) else RECONNECT_REQUIRED_CODE
-            raise ActionRejected(code, error.message) from error
-        except (QBOValidationError, QBONotFound, QBODuplicate) as error:
-            raise ActionRejected(QBO_VALIDATION_CODE, qbo_message(error), field_of_element(error.element)) from error
-        except QBOAuthError as error:
-            # 401/403 come from QBO's gateway before the request is processed: the payment was not written.
-            raise ActionRejected("qbo_auth", qbo_message(error)) from error
-        return _result(created, payload, ctx.business_id)
+        created = await self._create(ctx, payload.bill_payment(ctx.marker), what="the payment")
+        return _result(created, payload, ctx)
 
     async def find(self, ctx: ActionContext) -> ActionResult | None:
         payload = PayBillPayload.of(ctx.payload)
         where = f"VendorRef = {quote(payload.vendor_id)} AND TxnDate = {quote(payload.txn_date.isoformat())}"
-        async for payment in self._client(ctx).query(BillPayment, where=where):
-            if payment.private_note == ctx.marker:
-                return _result(payment, payload, ctx.business_id)
-        return None
+        found = await find_marked(self._client(ctx), BillPayment, where=where, marker=ctx.marker)
+        return None if found is None else _result(found, payload, ctx)
 
     async def check(self, ctx: ActionContext, done: ActionResult) -> dict[str, Any] | None:
-        try:
-            payment = await self._client(ctx).read(BillPayment, done.qbo_id)
-        except QBONotFound:
-            return {"reason": "missing", "message": f"BillPayment {done.qbo_id} is no longer in QuickBooks"}
-        if payment.is_deleted:
-            return {"reason": "deleted", "message": f"BillPayment {done.qbo_id} was deleted in QuickBooks"}
-        if (payment.private_note or "").startswith(VOIDED_NOTE_PREFIX) or payment.total_amt == 0:
-            return {"reason": "voided", "message": f"BillPayment {done.qbo_id} was voided in QuickBooks"}
-        return None
+        return await still_written(self._client(ctx), BillPayment, done.qbo_id)
 
 
-def _result(payment: BillPayment, payload: PayBillPayload, business_id: uuid.UUID) -> ActionResult:
+def _result(payment: BillPayment, payload: PayBillPayload, ctx: ActionContext) -> ActionResult:
     if payment.id is None:
         raise ValueError("QuickBooks answered with a BillPayment without an Id")
+    payment_id = payment.id
     raw = raw_of(payment)
+    business_id = ctx.business_id
 
     async def mirror(session: AsyncSession) -> None:
         await record_bill_payment(session, business_id, raw)
+        if payload.scheduled_payment_id is not None:
+            await mark_scheduled_payment_paid(
+                session, payload.scheduled_payment_id, action_id=ctx.action_id, bill_payment_id=payment_id
+            )
 
+    paid_from = payment.check_payment.bank_account_ref if payment.check_payment is not None else None
+    if payment.credit_card_payment is not None and payment.credit_card_payment.cc_account_ref is not None:
+        paid_from = payment.credit_card_payment.cc_account_ref
+    linked = [link.txn_id for line in payment.line for link in line.linked_txn if link.txn_type in (None, "Bill")]
+    answered_amount = payment.total_amt if payment.total_amt is not None else payload.amount
     return ActionResult(
         qbo_entity=BILL_PAYMENT,
-        qbo_id=payment.id,
+        qbo_id=payment_id,
         result={
+            **receipt(
+                qbo_entity=BILL_PAYMENT,
+                qbo_id=payment_id,
+                sync_token=payment.sync_token,
+                asked={"amount": payload.amount, "bill_id": payload.bill_id, "account_id": payload.account_id},
+                answered={
+                    "amount": payment.total_amt,
+                    "bill_id": linked[0] if len(linked) == 1 else ",".join(linked),
+                    "account_id": None if paid_from is None else paid_from.value,
+                },
+            ),
             "bill_id": payload.bill_id,
-            "bill_payment_id": payment.id,
-            "amount": str((payment.total_amt if payment.total_amt is not None else payload.amount).quantize(CENTS)),
+            "bill_payment_id": payment_id,
+            "amount": str(answered_amount.quantize(CENTS)),
             "pay_from_account_id": payload.account_id,
             "payment_date": (payment.txn_date or payload.txn_date).isoformat(),
         },
@@ -166,8 +156,4 @@ def _result(payment: BillPayment, payload: PayBillPayload, business_id: uuid.UUI
 
 def pay_bill_handler_factory(sync: SmartSyncService, connections: ConnectionService) -> ActionHandlerFactory:
     """What SmartSync registers for ``bill.pay``: a handler with the business's QBO credentials."""
-
-    async def factory(business_id: uuid.UUID, realm_id: str) -> ActionHandler:
-        return PayBillHandler(sync, connections.credentials(business_id), realm_id)
-
-    return factory
+    return qbo_handler_factory(PayBillHandler, sync, connections)

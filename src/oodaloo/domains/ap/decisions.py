@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Enum, ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oodaloo.domains.core.models import User
-from oodaloo.infra.db.base import Base, IdMixin, utcnow
+from oodaloo.infra.db.base import Base, IdMixin, str_enum, utcnow
 from oodaloo.infra.db.repository import TenantRepository
 
 # QBO ids as the mirror keeps them (``mirror_models.QBO_ID_LENGTH``).
@@ -65,16 +65,7 @@ class BillPlan(IdMixin, Base):
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     bill_id: Mapped[str] = mapped_column(String(QBO_ID_LENGTH))
-    class_override: Mapped[BillClass | None] = mapped_column(
-        Enum(
-            BillClass,
-            name="bill_class",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda members: [member.value for member in members],
-        )
-    )
+    class_override: Mapped[BillClass | None] = mapped_column(str_enum(BillClass, "bill_class"))
     note: Mapped[str | None] = mapped_column(String(NOTE_MAX_LENGTH))
     planned_pay_date: Mapped[date | None] = mapped_column(Date)
     set_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from oodaloo.domains.qbo.auth import NOT_CONNECTED_MESSAGE, RECONNECT_MESSAGE, ConnectionState
 from oodaloo.domains.qbo.errors import QBOError, QBONotConnected, QBONotFound, QBOReconnectRequired, QBOValidationError
 from oodaloo.infra.jobs.smart_sync import QBOUnavailable
-from oodaloo.infra.web.errors import AppError, Conflict, InvalidInput, NotFound, PreconditionRequired
+from oodaloo.infra.web.errors import AppError, Conflict, InvalidInput, NotFound
 
 # How long a client should wait before asking again after a read QuickBooks could not serve (throttled, its 5xx,
 # no answer): SmartSync has already retried within the user's deadline, so the next try is worth a short pause.
@@ -88,27 +88,6 @@ class QBORejected(InvalidInput):
         super().__init__(message, field=field)
 
 
-class IdempotencyKeyRequired(PreconditionRequired):
-    code = "idempotency_key_required"
-    message = (
-        f"Send an {IDEMPOTENCY_KEY_HEADER} header (a new random value for each payment, the same one when retrying "
-        "it), so that a repeated request can never pay twice."
-    )
-
-    def __init__(self) -> None:
-        super().__init__(field=IDEMPOTENCY_KEY_HEADER)
-
-
-class IdempotencyKeyConflict(Conflict):
-    code = "idempotency_conflict"
-
-    def __init__(self) -> None:
-        super().__init__(
-            f"This {IDEMPOTENCY_KEY_HEADER} was already used for a different payment; use a new key for a new payment.",
-            field=IDEMPOTENCY_KEY_HEADER,
-        )
-
-
 class QuickBooksNotConnected(Conflict):
     """No connection to QuickBooks: never connected, or disconnected."""
 
@@ -176,8 +155,8 @@ def failed_action_error(code: str | None, message: str | None, field: str | None
     return PaymentFailed(text, code=code or "payment_failed", field=field)
 
 
-def qbo_message(error: QBOError) -> str:
-    """QBO's message with its detail, which says what exactly was wrong."""
+def qbo_message(error: QBOError, what: str = "the payment") -> str:
+    """QBO's message with its detail, which says what exactly was wrong with ``what`` it refused."""
     if error.detail and error.detail != error.message:
-        return f"QuickBooks refused the payment: {error.message}: {error.detail}"
-    return f"QuickBooks refused the payment: {error.message}"
+        return f"QuickBooks refused {what}: {error.message}: {error.detail}"
+    return f"QuickBooks refused {what}: {error.message}"

@@ -5,7 +5,8 @@ was dated on or before it (the backtest replays past weeks this way; today is th
 Voided and deleted transactions are left out. A bill is settled by the BillPayment lines linked to it (``LinkedTxn``
 of type ``Bill``), whether the payment spent cash or applied a vendor credit (a credit applied is a line linked to the
 ``VendorCredit`` on the same payment). Loading reads the columns it needs and the raw objects of bills and payments as
-text (no ORM objects), a handful of queries whatever the number of bills."""
+text (no ORM objects), a handful of queries whatever the number of bills, and builds the history once every row is
+fetched, with the cyclic garbage collector held off (it would otherwise walk the growing history again and again)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import Select, Text, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.core.models import Business
@@ -34,7 +35,11 @@ from oodaloo.domains.qbo.mirror_models import (
     MirroredVendor,
     MirroredVendorCredit,
     MirrorStatus,
+    ref_id,
+    ref_name,
 )
+from oodaloo.infra.collector import collector_paused
+from oodaloo.infra.db.rows import column_rows
 
 ZERO = Decimal("0.00")
 # A bill without a TxnDate (QBO always sets one; a hand-made object might not) has been there all along.
@@ -225,13 +230,18 @@ async def load_payables(session: AsyncSession, business_id: uuid.UUID) -> Payabl
     """Every live bill of the business's mirror with its settlements, its vendors and vendor credits."""
     lists = await _load_lists(session, business_id)
     zone = await _zone_of(session, business_id)
-    payments = await _load_payment_lines(session, business_id)
-    bills = [
-        _payable(fact, lists, payments.by_bill.get(fact.bill_id, ()), zone)
-        for fact in await _load_bill_facts(session, business_id, lists)
-    ]
-    credits = await _load_credits(session, business_id, payments.by_credit)
-    return Payables(bills, lists.vendors, credits)
+    payment_rows = await column_rows(session, _payment_rows(business_id))
+    bill_rows = await column_rows(session, _bill_rows(business_id))
+    credit_rows = await column_rows(session, _credit_rows(business_id))
+    # Everything is fetched: what follows is pure computation, with no await for another task to run during.
+    with collector_paused():
+        payments = _payment_lines(payment_rows)
+        bills = [
+            _payable(fact, lists, payments.by_bill.get(fact.bill_id, ()), zone)
+            for fact in _bill_facts(bill_rows, lists)
+        ]
+        credits = _credits(credit_rows, payments.by_credit)
+        return Payables(bills, lists.vendors, credits)
 
 
 async def load_open_bills(
@@ -244,8 +254,9 @@ async def load_open_bills(
     """The bills QuickBooks shows open now (its Balance, as mirrored), without their payment history: what today's
     lists show (only ``bill_ids``, or only ``vendor_id``'s, when given)."""
     lists = await _load_lists(session, business_id)
-    facts = await _load_bill_facts(session, business_id, lists, open_only=True, bill_ids=bill_ids, vendor_id=vendor_id)
-    return [_open_now(fact) for fact in facts]
+    statement = _bill_rows(business_id, open_only=True, bill_ids=bill_ids, vendor_id=vendor_id)
+    rows = await column_rows(session, statement)
+    return [_open_now(fact) for fact in _bill_facts(rows, lists)]
 
 
 async def load_vendors(session: AsyncSession, business_id: uuid.UUID) -> dict[str, Vendor]:
@@ -259,6 +270,12 @@ class _Lists:
     item_accounts: dict[str, str]
     terms: dict[str, Term]
     booked_alike: dict[tuple[str, ...], tuple[ExpenseAccount, ...]] = field(default_factory=dict)
+
+
+# A bill as ``_bill_rows`` reads it: id, doc number, vendor, dates, total, balance, last change, the raw object.
+_BillRow = tuple[
+    str, str | None, str | None, date | None, date | None, Decimal | None, Decimal | None, datetime | None, str
+]
 
 
 @dataclass(frozen=True)
@@ -333,15 +350,15 @@ def _qualified_name(raw: str) -> str | None:
     return str(name) if name else None
 
 
-async def _load_bill_facts(
-    session: AsyncSession,
+def _bill_rows(
     business_id: uuid.UUID,
-    lists: _Lists,
     *,
     open_only: bool = False,
     bill_ids: Sequence[str] | None = None,
     vendor_id: str | None = None,
-) -> list[_BillFact]:
+) -> Select[*_BillRow]:
+    """The live bills with a vendor: the typed columns, and the raw object as text (its references and names are
+    read from it; parsing the whole object in Python costs less than having the database cut parts out of it)."""
     statement = select(
         MirroredBill.qbo_id,
         MirroredBill.doc_number,
@@ -363,7 +380,11 @@ async def _load_bill_facts(
         statement = statement.where(MirroredBill.qbo_id.in_(list(bill_ids)))
     if vendor_id is not None:
         statement = statement.where(MirroredBill.vendor_id == vendor_id)
-    return [_bill_fact(*row, lists=lists) for row in await session.execute(statement)]
+    return statement
+
+
+def _bill_facts(rows: Iterable[_BillRow], lists: _Lists) -> list[_BillFact]:
+    return [_bill_fact(*row, lists=lists) for row in rows]
 
 
 def _bill_fact(
@@ -405,9 +426,7 @@ def _vendor_name(vendor_id: str, raw: dict[str, Any], vendors: Mapping[str, Vend
     vendor = vendors.get(vendor_id)
     if vendor is not None:
         return vendor.name
-    ref = raw.get("VendorRef")
-    name = ref.get("name") if isinstance(ref, dict) else None
-    return str(name) if name else vendor_id
+    return ref_name(raw, "VendorRef") or vendor_id
 
 
 def _expense_accounts(raw: dict[str, Any], lists: _Lists) -> tuple[ExpenseAccount, ...]:
@@ -418,12 +437,12 @@ def _expense_accounts(raw: dict[str, Any], lists: _Lists) -> tuple[ExpenseAccoun
         if not isinstance(line, dict):
             continue
         detail = line.get("AccountBasedExpenseLineDetail")
-        account_id = _ref(detail, "AccountRef")
+        account_id = ref_id(detail, "AccountRef")
         if account_id is None:
-            item_id = _ref(line.get("ItemBasedExpenseLineDetail"), "ItemRef")
+            item_id = ref_id(line.get("ItemBasedExpenseLineDetail"), "ItemRef")
             account_id = lists.item_accounts.get(item_id) if item_id is not None else None
         if account_id is not None and account_id not in found:
-            found[account_id] = _ref_name(detail, "AccountRef")
+            found[account_id] = ref_name(detail, "AccountRef")
     key = tuple(found)
     shared = lists.booked_alike.get(key)
     if shared is None:
@@ -436,31 +455,20 @@ def _expense_accounts(raw: dict[str, Any], lists: _Lists) -> tuple[ExpenseAccoun
 
 
 def _term(raw: dict[str, Any], terms: Mapping[str, Term]) -> Term | None:
-    term_id = _ref(raw, "SalesTermRef")
+    term_id = ref_id(raw, "SalesTermRef")
     if term_id is None:
         return None
-    return terms.get(term_id) or Term(term_id, _ref_name(raw, "SalesTermRef") or term_id, None)
+    return terms.get(term_id) or Term(term_id, ref_name(raw, "SalesTermRef") or term_id, None)
 
 
-def _ref(obj: Any, name: str) -> str | None:
-    ref = obj.get(name) if isinstance(obj, dict) else None
-    value = ref.get("value") if isinstance(ref, dict) else None
-    return str(value) if value not in (None, "") else None
+def _payment_rows(business_id: uuid.UUID) -> Select[str, date | None, str]:
+    return select(
+        MirroredBillPayment.qbo_id, MirroredBillPayment.txn_date, type_coerce(MirroredBillPayment.raw, Text)
+    ).where(MirroredBillPayment.business_id == business_id, MirroredBillPayment.status.in_(_LIVE))
 
 
-def _ref_name(obj: Any, name: str) -> str | None:
-    ref = obj.get(name) if isinstance(obj, dict) else None
-    value = ref.get("name") if isinstance(ref, dict) else None
-    return str(value) if value else None
-
-
-async def _load_payment_lines(session: AsyncSession, business_id: uuid.UUID) -> _PaymentLines:
+def _payment_lines(rows: Iterable[tuple[str, date | None, str]]) -> _PaymentLines:
     """Each live BillPayment's lines, by the bill (or vendor credit) they are linked to, dated by the payment."""
-    rows = await session.execute(
-        select(
-            MirroredBillPayment.qbo_id, MirroredBillPayment.txn_date, type_coerce(MirroredBillPayment.raw, Text)
-        ).where(MirroredBillPayment.business_id == business_id, MirroredBillPayment.status.in_(_LIVE))
-    )
     lines = _PaymentLines()
     for payment_id, txn_date, raw_text in rows:
         # Amounts are money: parsed as Decimal, never through float.
@@ -500,21 +508,23 @@ def _decimal(value: Any) -> Decimal:
     return ZERO
 
 
-async def _load_credits(
-    session: AsyncSession, business_id: uuid.UUID, applied: Mapping[str, list[tuple[date, Decimal]]]
-) -> list[VendorCreditHistory]:
-    rows = await session.execute(
-        select(
-            MirroredVendorCredit.qbo_id,
-            MirroredVendorCredit.vendor_id,
-            MirroredVendorCredit.txn_date,
-            MirroredVendorCredit.total_amt,
-        ).where(
-            MirroredVendorCredit.business_id == business_id,
-            MirroredVendorCredit.status.in_(_LIVE),
-            MirroredVendorCredit.vendor_id.is_not(None),
-        )
+def _credit_rows(business_id: uuid.UUID) -> Select[str, str | None, date | None, Decimal | None]:
+    return select(
+        MirroredVendorCredit.qbo_id,
+        MirroredVendorCredit.vendor_id,
+        MirroredVendorCredit.txn_date,
+        MirroredVendorCredit.total_amt,
+    ).where(
+        MirroredVendorCredit.business_id == business_id,
+        MirroredVendorCredit.status.in_(_LIVE),
+        MirroredVendorCredit.vendor_id.is_not(None),
     )
+
+
+def _credits(
+    rows: Iterable[tuple[str, str | None, date | None, Decimal | None]],
+    applied: Mapping[str, list[tuple[date, Decimal]]],
+) -> list[VendorCreditHistory]:
     return [
         VendorCreditHistory(credit_id, vendor_id, txn_date, total or ZERO, tuple(sorted(applied.get(credit_id, ()))))
         for credit_id, vendor_id, txn_date, total in rows

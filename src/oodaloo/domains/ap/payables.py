@@ -11,9 +11,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,7 +43,9 @@ from oodaloo.domains.ap.schemas import (
     VendorSettingsPatch,
 )
 from oodaloo.domains.ap.snapshots import money
+from oodaloo.domains.core.models import today_in
 from oodaloo.domains.qbo.mirror_models import MirroredBill, MirrorStatus
+from oodaloo.domains.qbo.mirror_repository import MirrorNotSynced as MirrorNotSynced  # re-exported
 from oodaloo.domains.qbo.mirror_repository import SyncStateRepository
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.web.errors import Conflict, InvalidInput, NotFound
@@ -53,14 +54,6 @@ from oodaloo.infra.web.errors import Conflict, InvalidInput, NotFound
 PLAN_MAX_DAYS_AHEAD = 365
 ZERO = Decimal("0.00")
 WINDOWS: tuple[DueWindow, ...] = ("overdue", "this_week", "next_week", "later")
-
-
-class MirrorNotSynced(Conflict):
-    code = "mirror_not_synced"
-    message = (
-        "This business's QuickBooks data has not been copied yet (its first sync has not finished); try again once "
-        "GET /api/businesses/{business_id}/sync shows a completed sync."
-    )
 
 
 class BillNotOpen(Conflict):
@@ -97,10 +90,6 @@ async def load_decision_inputs(session: AsyncSession, business_id: uuid.UUID) ->
     settings = await VendorSettingRepository(session, business_id).by_vendor()
     plans = await BillPlanRepository(session, business_id).choices()
     return DecisionInputs({vendor_id: VendorSettings.of(row) for vendor_id, row in settings.items()}, plans)
-
-
-def today_in(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
 
 
 def window_of(due: date | None, today: date) -> DueWindow:
@@ -208,9 +197,7 @@ class PayablesService:
     # ----------------------------------------------------------------------------------------------- internals
     async def _require_synced(self) -> None:
         """The mirror is what every answer here is read from: until a first full sync completes it proves nothing."""
-        state = await SyncStateRepository(self._session, self._business_id).current()
-        if state is None or state.cdc_cursor is None or (self._realm_id not in (None, state.realm_id)):
-            raise MirrorNotSynced()
+        await SyncStateRepository(self._session, self._business_id).require_synced(self._realm_id)
 
     async def _check_open(self, bill_id: str) -> None:
         row = (

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import calendar
 import enum
+import functools
+import json
+import re
 import statistics
 import uuid
 from collections import Counter, defaultdict
@@ -38,7 +41,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Numeric,
     String,
@@ -50,6 +52,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from oodaloo.domains.ap.classify import (
+    PAYROLL_ACCOUNT_NAME,
+    PAYROLL_SUBTYPES,
+    RENT_ACCOUNT_NAME,
+    RENT_SUBTYPES,
+    TAX_ACCOUNT_NAME,
+    TAX_SUBTYPES,
+)
 from oodaloo.domains.core.audit import AuditLog
 from oodaloo.domains.qbo.mirror_models import (
     MirroredAccount,
@@ -60,16 +70,20 @@ from oodaloo.domains.qbo.mirror_models import (
     MirroredTransfer,
     MirroredVendor,
     MirrorStatus,
+    ref_id,
+    ref_name,
 )
-from oodaloo.infra.db.base import Base, IdMixin, utcnow
+from oodaloo.infra.collector import collector_paused
+from oodaloo.infra.db.base import Base, IdMixin, str_enum, utcnow
 from oodaloo.infra.db.repository import TenantRepository
+from oodaloo.infra.db.rows import column_rows
 from oodaloo.infra.web.errors import InvalidInput, NotFound
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 # The forecast's horizon: 13 weeks from today.
 HORIZON_DAYS = 13 * 7
-# At least three occurrences, and three intervals in four fitting one cadence: two could be a coincidence.
+# At least three occurrences on one schedule, three in four of them on it: two could be a coincidence.
 MIN_OCCURRENCES = 3
 FIT_SHARE = 0.75
 # The last occurrences a series is judged on: recent habits, not last year's.
@@ -77,27 +91,20 @@ RECENT_OCCURRENCES = 8
 # The amount is the median of the last three on schedule: one odd month does not move it, a price rise (rent's yearly
 # step, a renewed premium, a new hire on payroll) does by its second occurrence.
 AMOUNT_OCCURRENCES = 3
+# Schedule fits remembered per process (runs of at most RECENT_OCCURRENCES dates): a backtest's replays of a year ask
+# for a few thousand.
+FITS_REMEMBERED = 8192
 NAME_MAX_LENGTH = 200
 KEY_MAX_LENGTH = 100
-# QBO's account subtypes that say what an expense is for; names are the fallback for charts set up by hand.
-_CATEGORY_OF_SUB_TYPE = {
-    "PayrollExpenses": "payroll",
-    "RentOrLeaseOfBuildings": "rent",
-    "TaxesPaid": "taxes",
-    "Insurance": "insurance",
-    "Utilities": "utilities",
-}
-_CATEGORY_OF_WORD = (
-    ("payroll", "payroll"),
-    ("wage", "payroll"),
-    ("salar", "payroll"),
-    ("rent", "rent"),
-    ("lease", "rent"),
-    ("tax", "taxes"),
-    ("software", "subscriptions"),
-    ("subscription", "subscriptions"),
-    ("insurance", "insurance"),
-    ("utilit", "utilities"),
+# What an expense account is for: the payables rules' own patterns for payroll, taxes and rent (one answer across the
+# payables), QBO's subtypes for insurance and utilities, whole words in the name for charts set up by hand.
+_CATEGORY_PATTERNS: tuple[tuple[str, frozenset[str], re.Pattern[str]], ...] = (
+    ("payroll", PAYROLL_SUBTYPES, PAYROLL_ACCOUNT_NAME),
+    ("taxes", TAX_SUBTYPES, TAX_ACCOUNT_NAME),
+    ("rent", RENT_SUBTYPES, RENT_ACCOUNT_NAME),
+    ("insurance", frozenset({"Insurance"}), re.compile(r"\binsurance\b", re.IGNORECASE)),
+    ("utilities", frozenset({"Utilities"}), re.compile(r"\b(utilities|electricity|gas|water|phone|internet)\b", re.I)),
+    ("subscriptions", frozenset(), re.compile(r"\b(software|subscriptions?|saas|dues)\b", re.IGNORECASE)),
 )
 
 
@@ -299,96 +306,93 @@ class SpendingHistory:
 
 async def load_spending_history(session: AsyncSession, business_id: uuid.UUID) -> SpendingHistory:
     """Everything detection needs from the mirror, in a handful of queries (amounts from the typed columns, names and
-    references from the raw objects)."""
+    references from the raw objects). Every row is fetched first; the history is then built with the cyclic garbage
+    collector held off (its passes would walk the growing history again and again)."""
     accounts = await _accounts(session, business_id)
-    vendors = {
-        qbo_id: name or qbo_id
-        for qbo_id, name in await session.execute(
-            select(MirroredVendor.qbo_id, MirroredVendor.name).where(MirroredVendor.business_id == business_id)
-        )
-    }
-    spends: list[Spend] = []
-    bill_rows = await session.execute(
-        select(
-            MirroredBill.qbo_id,
-            MirroredBill.vendor_id,
-            MirroredBill.txn_date,
-            MirroredBill.due_date,
-            MirroredBill.total_amt,
-            type_coerce(MirroredBill.raw, Text),
-        ).where(_live(MirroredBill, business_id), MirroredBill.vendor_id.is_not(None))
+    vendor_rows = await session.execute(
+        select(MirroredVendor.qbo_id, MirroredVendor.name).where(MirroredVendor.business_id == business_id)
     )
-    for qbo_id, vendor_id, txn_date, due_date, total, raw_text in bill_rows:
-        if vendor_id is None or txn_date is None or not total or total <= 0:
-            continue
-        raw = orjson.loads(raw_text)
-        name = vendors.get(vendor_id) or _ref_name(raw, "VendorRef") or vendor_id
-        terms = (due_date - txn_date).days if due_date is not None and due_date >= txn_date else 0
-        spends.append(
-            Spend(
-                SeriesKey(f"bill-{vendor_id}", name, "bill"),
-                qbo_id,
-                txn_date,
-                total,
-                _category_of_lines(raw, accounts),
-                "bank",
-                None,
-                terms_days=terms,
+    vendors = {qbo_id: name or qbo_id for qbo_id, name in vendor_rows}
+    bills = select(
+        MirroredBill.qbo_id,
+        MirroredBill.vendor_id,
+        MirroredBill.txn_date,
+        MirroredBill.due_date,
+        MirroredBill.total_amt,
+        type_coerce(MirroredBill.raw, Text),
+    ).where(_live(MirroredBill, business_id), MirroredBill.vendor_id.is_not(None))
+    purchases = select(
+        MirroredPurchase.qbo_id,
+        MirroredPurchase.account_id,
+        MirroredPurchase.payee_id,
+        MirroredPurchase.txn_date,
+        MirroredPurchase.total_amt,
+        type_coerce(MirroredPurchase.raw, Text),
+    ).where(_live(MirroredPurchase, business_id))
+    journal_entries = select(
+        MirroredJournalEntry.qbo_id, MirroredJournalEntry.txn_date, type_coerce(MirroredJournalEntry.raw, Text)
+    ).where(_live(MirroredJournalEntry, business_id))
+    transfers = select(
+        MirroredTransfer.qbo_id,
+        MirroredTransfer.txn_date,
+        MirroredTransfer.total_amt,
+        MirroredTransfer.from_account_id,
+        MirroredTransfer.to_account_id,
+    ).where(_live(MirroredTransfer, business_id))
+    payments = select(
+        MirroredBillPayment.txn_date,
+        MirroredBillPayment.pay_type,
+        MirroredBillPayment.account_id,
+        type_coerce(MirroredBillPayment.raw, Text),
+    ).where(_live(MirroredBillPayment, business_id))
+    bill_rows = await column_rows(session, bills)
+    purchase_rows = await column_rows(session, purchases)
+    journal_rows = await column_rows(session, journal_entries)
+    transfer_rows = await column_rows(session, transfers)
+    payment_rows = await column_rows(session, payments)
+    # Everything is fetched: what follows is pure computation, with no await for another task to run during.
+    with collector_paused():
+        spends: list[Spend] = []
+        for qbo_id, vendor_id, txn_date, due_date, total, raw_text in bill_rows:
+            if vendor_id is None or txn_date is None or not total or total <= 0:
+                continue
+            raw = orjson.loads(raw_text)  # names and references only: the amount is the typed column's
+            name = vendors.get(vendor_id) or ref_name(raw, "VendorRef") or vendor_id
+            terms = (due_date - txn_date).days if due_date is not None and due_date >= txn_date else 0
+            spends.append(
+                Spend(
+                    SeriesKey(f"bill-{vendor_id}", name, "bill"),
+                    qbo_id,
+                    txn_date,
+                    total,
+                    _category_of_lines(raw, accounts),
+                    "bank",
+                    None,
+                    terms_days=terms,
+                )
             )
-        )
-    purchase_rows = await session.execute(
-        select(
-            MirroredPurchase.qbo_id,
-            MirroredPurchase.account_id,
-            MirroredPurchase.payee_id,
-            MirroredPurchase.txn_date,
-            MirroredPurchase.total_amt,
-            type_coerce(MirroredPurchase.raw, Text),
-        ).where(_live(MirroredPurchase, business_id))
-    )
-    for qbo_id, account_id, payee_id, txn_date, total, raw_text in purchase_rows:
-        spend = _purchase(qbo_id, account_id, payee_id, txn_date, total, orjson.loads(raw_text), accounts, vendors)
-        if spend is not None:
-            spends.append(spend)
-    journal_rows = await session.execute(
-        select(MirroredJournalEntry.qbo_id, MirroredJournalEntry.txn_date, MirroredJournalEntry.raw).where(
-            _live(MirroredJournalEntry, business_id)
-        )
-    )
-    for qbo_id, txn_date, raw in journal_rows:
-        spend = _journal_entry(qbo_id, txn_date, raw, accounts)
-        if spend is not None:
-            spends.append(spend)
-    transfer_rows = await session.execute(
-        select(
-            MirroredTransfer.qbo_id,
-            MirroredTransfer.txn_date,
-            MirroredTransfer.total_amt,
-            MirroredTransfer.from_account_id,
-            MirroredTransfer.to_account_id,
-        ).where(_live(MirroredTransfer, business_id))
-    )
-    for qbo_id, txn_date, total, from_id, to_id in transfer_rows:
-        if txn_date is None or from_id is None or to_id is None or not total or total <= 0:
-            continue
-        if accounts.get(from_id, _NO_ACCOUNT).kind == "bank" and accounts.get(to_id, _NO_ACCOUNT).kind == "card":
-            spends.append(_card_payment(qbo_id, txn_date, total, from_id, to_id, accounts))
-    payments = await session.execute(
-        select(
-            MirroredBillPayment.txn_date,
-            MirroredBillPayment.pay_type,
-            MirroredBillPayment.account_id,
-            type_coerce(MirroredBillPayment.raw, Text),
-        ).where(_live(MirroredBillPayment, business_id))
-    )
-    bill_payments = [
-        BillPaid(bill_id, txn_date, "card" if pay_type == "CreditCard" else "bank", account_id)
-        for txn_date, pay_type, account_id, raw_text in payments
-        if txn_date is not None
-        for bill_id in _linked_bills(orjson.loads(raw_text))
-    ]
-    cards = {account_id: account.name for account_id, account in accounts.items() if account.kind == "card"}
-    return SpendingHistory(spends, bill_payments, cards)
+        for qbo_id, account_id, payee_id, txn_date, total, raw_text in purchase_rows:
+            spend = _purchase(qbo_id, account_id, payee_id, txn_date, total, orjson.loads(raw_text), accounts, vendors)
+            if spend is not None:
+                spends.append(spend)
+        for qbo_id, txn_date, raw_text in journal_rows:
+            # Line amounts are money: parsed as Decimal (as the mirror's own column reads them), never through float.
+            spend = _journal_entry(qbo_id, txn_date, json.loads(raw_text, parse_float=Decimal), accounts)
+            if spend is not None:
+                spends.append(spend)
+        for qbo_id, txn_date, total, from_id, to_id in transfer_rows:
+            if txn_date is None or from_id is None or to_id is None or not total or total <= 0:
+                continue
+            if accounts.get(from_id, _NO_ACCOUNT).kind == "bank" and accounts.get(to_id, _NO_ACCOUNT).kind == "card":
+                spends.append(_card_payment(qbo_id, txn_date, total, from_id, to_id, accounts))
+        bill_payments = [
+            BillPaid(bill_id, txn_date, "card" if pay_type == "CreditCard" else "bank", account_id)
+            for txn_date, pay_type, account_id, raw_text in payment_rows
+            if txn_date is not None
+            for bill_id in _linked_bills(orjson.loads(raw_text))
+        ]
+        cards = {account_id: account.name for account_id, account in accounts.items() if account.kind == "card"}
+        return SpendingHistory(spends, bill_payments, cards)
 
 
 @dataclass(frozen=True)
@@ -418,32 +422,20 @@ async def _accounts(session: AsyncSession, business_id: uuid.UUID) -> dict[str, 
 
 
 def _category_of_account(name: str, sub_type: str | None) -> Category | None:
-    if sub_type in _CATEGORY_OF_SUB_TYPE:
-        return Category(_CATEGORY_OF_SUB_TYPE[sub_type])
-    lowered = name.lower()
-    return next((Category(category) for word, category in _CATEGORY_OF_WORD if word in lowered), None)
+    for category, sub_types, words in _CATEGORY_PATTERNS:
+        if sub_type in sub_types or words.search(name):
+            return Category(category)
+    return None
 
 
 def _live(model: Any, business_id: uuid.UUID) -> Any:
     return (model.business_id == business_id) & (model.status == MirrorStatus.ACTIVE)
 
 
-def _ref(obj: Any, name: str) -> str | None:
-    ref = obj.get(name) if isinstance(obj, dict) else None
-    value = ref.get("value") if isinstance(ref, dict) else None
-    return str(value) if value not in (None, "") else None
-
-
-def _ref_name(obj: Any, name: str) -> str | None:
-    ref = obj.get(name) if isinstance(obj, dict) else None
-    value = ref.get("name") if isinstance(ref, dict) else None
-    return str(value) if value else None
-
-
 def _line_accounts(raw: dict[str, Any]) -> Iterator[str]:
     for line in raw.get("Line") or ():
         if isinstance(line, dict):
-            account_id = _ref(line.get("AccountBasedExpenseLineDetail"), "AccountRef")
+            account_id = ref_id(line.get("AccountBasedExpenseLineDetail"), "AccountRef")
             if account_id is not None:
                 yield account_id
 
@@ -476,7 +468,7 @@ def _purchase(
     if paid_from == "bank" and cards_paid:  # a check to the card issuer: the card's statement paid
         return _card_payment(qbo_id, txn_date, total, account_id, cards_paid[0], accounts)
     if payee_id is not None:
-        name = vendors.get(payee_id) or _ref_name(raw, "EntityRef") or payee_id
+        name = vendors.get(payee_id) or ref_name(raw, "EntityRef") or payee_id
         key = SeriesKey(f"purchase-{payee_id}-{paid_from}-{account_id}", name, "purchase")
     else:
         line_account = next(_line_accounts(raw), "none")
@@ -503,7 +495,7 @@ def _journal_entry(
     bank_account = None
     for line in raw.get("Line") or ():
         detail = line.get("JournalEntryLineDetail") if isinstance(line, dict) else None
-        account_id = _ref(detail, "AccountRef")
+        account_id = ref_id(detail, "AccountRef")
         if detail is None or account_id is None:
             continue
         amount = Decimal(str(line.get("Amount") or 0))
@@ -625,6 +617,14 @@ def fit_schedule(days: Sequence[date]) -> ScheduleFit | None:
     """The cadence whose schedule the days keep to best: three in four of them on it at least (the rest are one-offs
     of the same payee), and three in four of its dates between the first and the last met. Of several, the one most
     days keep to (twice a month on weekend-shifted dates also half fits every two weeks), then the tighter."""
+    fit = _fit_schedule(tuple(days))
+    # A copy of the remembered fit's list: whatever the caller does with it, the next answer stays the same.
+    return None if fit is None else replace(fit, on_schedule=list(fit.on_schedule))
+
+
+@functools.lru_cache(maxsize=FITS_REMEMBERED)
+def _fit_schedule(days: tuple[date, ...]) -> ScheduleFit | None:
+    """Pure in ``days``, and asked again and again for the same ones (each forecast, each week a backtest replays)."""
     fits: list[tuple[tuple[float, float, int, int], ScheduleFit]] = []
     for rank, schedule in enumerate(_candidates(days)):
         tolerance = _SPACING[schedule.cadence][1]
@@ -670,15 +670,6 @@ def _median(amounts: Sequence[Decimal]) -> Decimal:
 
 
 # ------------------------------------------------------------------------------------- what people change
-def _enum(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class RecurringEdit(IdMixin, Base):
@@ -700,8 +691,8 @@ class RecurringEdit(IdMixin, Base):
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     detected_key: Mapped[str | None] = mapped_column(String(KEY_MAX_LENGTH))
     name: Mapped[str | None] = mapped_column(String(NAME_MAX_LENGTH))
-    category: Mapped[Category | None] = mapped_column(_enum(Category, "recurring_category"))
-    cadence: Mapped[Cadence | None] = mapped_column(_enum(Cadence, "recurring_cadence"))
+    category: Mapped[Category | None] = mapped_column(str_enum(Category, "recurring_category"))
+    cadence: Mapped[Cadence | None] = mapped_column(str_enum(Cadence, "recurring_cadence"))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     next_date: Mapped[date | None] = mapped_column(Date)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -727,7 +718,7 @@ class OwnItemFieldRequired(InvalidInput):
     code = "field_required"
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"{name}: an item you added needs one; it cannot be cleared.", field=name)
+        super().__init__(f"{name}: it cannot be cleared here; send a value.", field=name)
 
 
 @dataclass(frozen=True)
@@ -1005,10 +996,10 @@ class RecurringService:
         if isinstance(values.get("next_date"), date):
             _check_next_date(values["next_date"], today)
         row = await self._row_for(item_id, today)
-        if row.detected_key is None:
-            for name, value in values.items():
-                if value is None:
-                    raise OwnItemFieldRequired(name)
+        for name, value in values.items():
+            # An own item's fields are all needed; a detected one's fall back to detection, but on or off it must be.
+            if value is None and (row.detected_key is None or name == "disabled"):
+                raise OwnItemFieldRequired(name)
         for name, value in values.items():
             setattr(row, name, value)
         row.updated_by = actor_id

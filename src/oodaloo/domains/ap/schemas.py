@@ -1,5 +1,5 @@
 """Request and response bodies of listing and paying bills, the Must Pay / Can Delay board, bill plans and vendor
-settings, and the view of an action the API returns."""
+settings."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pydantic import (
 
 from oodaloo.domains.ap.classify import Rule
 from oodaloo.domains.ap.decisions import NOTE_MAX_LENGTH, BillClass
+from oodaloo.domains.core.impact import ActionImpactOut
 
 # QBO ids are short digit strings; anything longer is certainly not one.
 QBO_ID_MAX_LENGTH = 64
@@ -82,21 +83,14 @@ class BillPaymentOut(BaseModel):
     payment_date: date
     message: str
     repeated: bool
-
-
-class ActionOut(BaseModel):
-    action_id: uuid.UUID
-    kind: str
-    status: str
-    attempts: int
-    qbo_entity: str | None
-    qbo_id: str | None
-    error_code: str | None
-    error_message: str | None
-    error_field: str | None = Field(description="The request field a failure names, when it names one.")
-    created_at: datetime
-    completed_at: datetime | None
-    drift: dict[str, Any] | None
+    receipt: dict[str, Any] | None = Field(
+        default=None,
+        description="Once succeeded: QuickBooks' ids, SyncToken, and whether its answer matches the request.",
+    )
+    impact: ActionImpactOut | None = Field(
+        default=None,
+        description="The runway before and after, from the forecast when it was asked (null before a sync).",
+    )
 
 
 class BillDecisionOut(BaseModel):

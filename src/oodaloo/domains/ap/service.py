@@ -10,45 +10,40 @@ nothing: listing reads QuickBooks, and a payment is checked against the snapshot
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
-from zoneinfo import ZoneInfo
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oodaloo.domains.ap.actions import CHECK, CREDIT_CARD, PAY_BILL, PayBillPayload
 from oodaloo.domains.ap.errors import (
     AccountNotUsable,
     BillNotFound,
-    IdempotencyKeyConflict,
     PaymentDateOutOfRange,
     failed_action_error,
     lookup_error,
-    not_connected_error,
     read_error,
 )
 from oodaloo.domains.ap.mirror import PayablesMirror, account_currency, account_name
 from oodaloo.domains.ap.payables import PayablesService
-from oodaloo.domains.ap.repository import ActionRepository
-from oodaloo.domains.ap.schemas import ActionOut, BillPaymentOut, OpenBillOut, PayBillIn, PayFromAccountOut
+from oodaloo.domains.ap.schemas import BillPaymentOut, OpenBillOut, PayBillIn, PayFromAccountOut
 from oodaloo.domains.ap.snapshots import PAY_TYPE_OF_ACCOUNT, AccountSnapshot, BillSnapshot, SnapshotCache, money
-from oodaloo.domains.qbo.auth import ConnectionService
+from oodaloo.domains.core.action_runner import ActionRunner, Actor, IdempotencyKeyReused
+from oodaloo.domains.core.impact import ActionImpactOut, CashEffect, EffectKind
+from oodaloo.domains.core.models import today_in
 from oodaloo.domains.qbo.client import QBOClient, quote
 from oodaloo.domains.qbo.errors import QBOError, QBONotFound, QBOValidationError
 from oodaloo.domains.qbo.mirror_models import MirroredAccount, MirroredBill, MirrorStatus
 from oodaloo.domains.qbo.schemas import Account, Bill
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.models import ActionStatus, QBOAction
-from oodaloo.infra.jobs.smart_sync import ActionOutcome, IdempotencyConflict, Priority, SmartSyncService
+from oodaloo.infra.jobs.smart_sync import ActionOutcome
 from oodaloo.infra.web.errors import InvalidInput, NotFound
 
-# How long a user waits on QuickBooks for one step of paying a bill (validating, then the write) unless configured.
-USER_ACTION_DEADLINE = 8.0
+# What the errors call a bill payment ("already used for a different payment").
+PAYMENT = "payment"
 PAID_MESSAGE = "Paid in QuickBooks."
 CONFIRMING_MESSAGE = "The payment was sent and is being confirmed with QuickBooks."
 # A payment recorded after the fact (a check written last month) is routine; one dated more than a year back lands in
@@ -62,15 +57,6 @@ PAY_FROM_ACCOUNTS = "AccountType IN (" + ", ".join(quote(kind) for kind in PAY_T
 
 A = TypeVar("A")
 B = TypeVar("B")
-
-
-@dataclass(frozen=True)
-class Payer:
-    """Who pays and for which business."""
-
-    business_id: uuid.UUID
-    timezone: str
-    user_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -96,18 +82,10 @@ class Mirrored:
 class BillService:
     """A boundary: every database access runs in its own short unit of work, never across a call to QBO."""
 
-    def __init__(
-        self,
-        *,
-        sync: SmartSyncService,
-        connections: ConnectionService,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        deadline_seconds: float = USER_ACTION_DEADLINE,
-    ) -> None:
-        self._sync = sync
-        self._connections = connections
-        self._sessionmaker = sessionmaker
-        self._deadline_seconds = deadline_seconds
+    def __init__(self, runner: ActionRunner) -> None:
+        self._runner = runner
+        self._sync = runner.sync
+        self._sessionmaker = runner.sessionmaker
 
     async def open_bills(self, business_id: uuid.UUID, timezone: str) -> list[OpenBillOut]:
         """The bills with a balance left, soonest due first: from the mirror once synced, each with its class (Must
@@ -119,7 +97,7 @@ class BillService:
             if await PayablesMirror(session, business_id).synced(realm_id):
                 payables = PayablesService(session, business_id=business_id, timezone=timezone, realm_id=realm_id)
                 return sorted(await payables.open_bills(), key=_soonest_due_first)
-        client = self._client(business_id, realm_id)
+        client = self._runner.client(business_id, realm_id)
         try:
             bills, accounts = await _both(
                 client.query_all(Bill, where=OPEN_BILLS), client.query_all(Account, where=PAY_FROM_ACCOUNTS)
@@ -143,25 +121,25 @@ class BillService:
                 listed = [_mirrored_account_out(row) for row in await mirror.active_accounts(PAY_TYPE_OF_ACCOUNT)]
                 return sorted(listed, key=_banks_first)
         try:
-            accounts = await self._client(business_id, realm_id).query_all(Account, where=PAY_FROM_ACCOUNTS)
+            accounts = await self._runner.client(business_id, realm_id).query_all(Account, where=PAY_FROM_ACCOUNTS)
         except QBOError as error:
             raise read_error(error, realm_id) from error
         await _keep_accounts(SnapshotCache(self._sync, realm_id), accounts)
         usable = [out for account in accounts if (out := _pay_from_out(account)) is not None]
         return sorted(usable, key=_banks_first)
 
-    async def pay(self, payer: Payer, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
+    async def pay(self, payer: Actor, bill_id: str, request: PayBillIn, idempotency_key: str) -> PaymentAnswer:
         """Pay ``request.amount`` of ``bill_id``. A repeated ``idempotency_key`` returns the first outcome, without
         asking QuickBooks again (the bill is paid by then): the key is what makes a retry safe, so there is always
         one."""
-        earlier = await self._earlier(payer.business_id, idempotency_key)
+        earlier = await self._runner.earlier(payer.business_id, idempotency_key)
         if earlier is not None:
             return await self._repeat(payer, earlier, bill_id, request, idempotency_key)
-        txn_date = _payment_date(request.payment_date, _today_in(payer.timezone))
+        txn_date = checked_payment_date(request.payment_date, today_in(payer.timezone))
         realm_id = await self._realm_of(payer.business_id)
         mirrored = await self._mirrored(payer.business_id, realm_id, bill_id, request.pay_from_account_id)
         snapshots = SnapshotCache(self._sync, realm_id)
-        client = self._client(payer.business_id, realm_id)
+        client = self._runner.client(payer.business_id, realm_id)
         try:
             bill, pay_type = await _both(
                 self._open_bill(client, snapshots, mirrored, bill_id, request.amount),
@@ -170,7 +148,7 @@ class BillService:
         except (InvalidInput, NotFound):
             # Two copies of one request sent at once: the other may have paid the bill since the key was looked up
             # (that is why this one is refused). It is then a repeat, answered with the other's outcome.
-            earlier = await self._earlier(payer.business_id, idempotency_key)
+            earlier = await self._runner.earlier(payer.business_id, idempotency_key)
             if earlier is None:
                 raise
             return await self._repeat(payer, earlier, bill_id, request, idempotency_key)
@@ -182,38 +160,20 @@ class BillService:
             pay_type=pay_type,
             txn_date=txn_date,
         )
-        outcome = await self._execute(payer, realm_id, idempotency_key, payload)
+        impact = await self._runner.estimate(payer.business_id, [_payment_effect(payload)])
+        outcome = await self._runner.execute(
+            payer, realm_id, kind=PAY_BILL, key=idempotency_key, payload=payload.to_payload(), what=PAYMENT
+        )
         if mirrored is None and not outcome.repeated:
             await _after_payment(snapshots, bill, request.amount, outcome.status)
-        return _answer(outcome, payload)
-
-    async def action(self, business_id: uuid.UUID, action_id: uuid.UUID) -> ActionOut | None:
-        async with unit_of_work(self._sessionmaker) as session:
-            row = await ActionRepository(session, business_id).by_id(action_id)
-            return None if row is None else _action_out(row)
+        return _answer(outcome, payload, await self._runner.keep(payer.business_id, outcome, impact))
 
     # ----------------------------------------------------------------------------------------------- internals
-    def _client(self, business_id: uuid.UUID, realm_id: str) -> QBOClient:
-        return QBOClient(
-            self._sync,
-            self._connections.credentials(business_id),
-            realm_id,
-            priority=Priority.USER,
-            deadline=time.monotonic() + self._deadline_seconds,
-        )
-
-    async def _earlier(self, business_id: uuid.UUID, key: str) -> QBOAction | None:
-        async with unit_of_work(self._sessionmaker) as session:
-            row = await ActionRepository(session, business_id).by_key(key)
-            if row is not None:
-                session.expunge(row)
-            return row
-
     async def _repeat(
-        self, payer: Payer, earlier: QBOAction, bill_id: str, request: PayBillIn, key: str
+        self, payer: Actor, earlier: QBOAction, bill_id: str, request: PayBillIn, key: str
     ) -> PaymentAnswer:
         if earlier.kind != PAY_BILL:
-            raise IdempotencyKeyConflict()
+            raise IdempotencyKeyReused(PAYMENT)
         first = PayBillPayload.of(earlier.payload)
         same = (
             first.bill_id == bill_id
@@ -222,15 +182,15 @@ class BillService:
             and (request.payment_date is None or request.payment_date == first.txn_date)
         )
         if not same:
-            raise IdempotencyKeyConflict()
+            raise IdempotencyKeyReused(PAYMENT)
         # The same payload again: the action log answers with the first outcome, waiting for it if still running.
-        return _answer(await self._execute(payer, earlier.realm_id, key, first), first)
+        outcome = await self._runner.execute(
+            payer, earlier.realm_id, kind=PAY_BILL, key=key, payload=first.to_payload(), what=PAYMENT
+        )
+        return _answer(outcome, first, await self._runner.keep(payer.business_id, outcome, None))
 
     async def _realm_of(self, business_id: uuid.UUID) -> str:
-        state = await self._connections.status(business_id)
-        if state.status != "connected" or state.realm_id is None:
-            raise not_connected_error(state)
-        return state.realm_id
+        return await self._runner.realm_of(business_id)
 
     async def _mirrored(self, business_id: uuid.UUID, realm_id: str, bill_id: str, account_id: str) -> Mirrored | None:
         """The mirror's bill and account, or None when the business's mirror of this realm was never synced."""
@@ -298,20 +258,6 @@ class BillService:
         await snapshots.keep_account(snapshot)
         return snapshot.pay_type()
 
-    async def _execute(self, payer: Payer, realm_id: str, key: str, payload: PayBillPayload) -> ActionOutcome:
-        try:
-            return await self._sync.execute_action(
-                business_id=payer.business_id,
-                realm_id=realm_id,
-                kind=PAY_BILL,
-                idempotency_key=key,
-                payload=payload.to_payload(),
-                user_id=payer.user_id,
-                deadline_seconds=self._deadline_seconds,
-            )
-        except IdempotencyConflict as conflict:
-            raise IdempotencyKeyConflict() from conflict
-
 
 async def _both(first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
     """Await both at once; both finish either way, and the first's error is raised before the second's."""
@@ -333,7 +279,7 @@ async def _after_payment(snapshots: SnapshotCache, bill: BillSnapshot, amount: D
         await snapshots.forget_bill(bill.bill_id)
 
 
-def _answer(outcome: ActionOutcome, payload: PayBillPayload) -> PaymentAnswer:
+def _answer(outcome: ActionOutcome, payload: PayBillPayload, impact: ActionImpactOut | None) -> PaymentAnswer:
     if outcome.status is ActionStatus.FAILED:
         raise failed_action_error(outcome.error_code, outcome.error_message, _failed_field(outcome.result))
     succeeded = outcome.status is ActionStatus.SUCCEEDED
@@ -348,15 +294,24 @@ def _answer(outcome: ActionOutcome, payload: PayBillPayload) -> PaymentAnswer:
         payment_date=date.fromisoformat(str(result.get("payment_date", payload.txn_date.isoformat()))),
         message=PAID_MESSAGE if succeeded else CONFIRMING_MESSAGE,
         repeated=outcome.repeated,
+        receipt=result if succeeded else None,
+        impact=impact,
     )
     return PaymentAnswer(body)
 
 
-def _today_in(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
+def _payment_effect(payload: PayBillPayload) -> CashEffect:
+    """What the payment does to the runway (estimated before it is made; None before a first sync)."""
+    return CashEffect(
+        EffectKind.PAY_BILL,
+        payload.bill_id,
+        amount=payload.amount,
+        on=payload.txn_date,
+        reaches_bank=payload.pay_type == CHECK,
+    )
 
 
-def _payment_date(requested: date | None, today: date) -> date:
+def checked_payment_date(requested: date | None, today: date) -> date:
     """The date to record the payment on: today (the business's) unless asked, and then within the window."""
     if requested is None:
         return today
@@ -375,23 +330,6 @@ def _failed_field(result: dict[str, Any] | None) -> str | None:
     """The request field a failed action names: the action log keeps it as its own value beside the message."""
     field = (result or {}).get("field")
     return field if isinstance(field, str) else None
-
-
-def _action_out(row: QBOAction) -> ActionOut:
-    return ActionOut(
-        action_id=row.id,
-        kind=row.kind,
-        status=row.status.value,
-        attempts=row.attempts,
-        qbo_entity=row.qbo_entity,
-        qbo_id=row.qbo_id,
-        error_code=row.error_code,
-        error_message=row.error_message,
-        error_field=_failed_field(row.result) if row.status is ActionStatus.FAILED else None,
-        created_at=row.created_at,
-        completed_at=row.completed_at,
-        drift=row.drift,
-    )
 
 
 def _listable(bill: Bill) -> bool:

@@ -9,8 +9,6 @@ credit memo is applied through a Payment, as QBO records it, and settles on that
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +30,7 @@ from oodaloo.domains.qbo.mirror_models import (
     MirroredPayment,
     MirrorStatus,
 )
+from oodaloo.infra.collector import collector_paused
 
 ZERO = Decimal("0.00")
 INVOICE_LINK = "Invoice"
@@ -241,7 +240,9 @@ async def load_receivables(session: AsyncSession, business_id: uuid.UUID) -> Rec
         )
     ).all()
     # Everything is fetched: what follows is pure computation, with no await for another task to run during.
-    with _collector_paused():
+    # Building the history allocates a few objects per invoice and frees none: on large books the cyclic garbage
+    # collector's passes over them would cost more than the building itself.
+    with collector_paused():
         customers = {
             qbo_id: Customer(qbo_id, name or f"Customer {qbo_id}", status is MirrorStatus.ACTIVE)
             for qbo_id, name, status in customer_rows
@@ -293,19 +294,6 @@ def _lines_of(lines: str | dict[str, Any] | None) -> list[Any]:
         return found if isinstance(found, list) else []
     parsed = json.loads(lines, parse_float=Decimal)
     return parsed if isinstance(parsed, list) else []
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Building the history allocates a few objects per invoice and frees none: on large books the cyclic garbage
-    collector's passes over them cost more than the building itself."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _applications(lines: list[Any], live_credit_memos: set[str]) -> Iterator[tuple[str, Decimal, Decimal]]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,17 +28,13 @@ from oodaloo.domains.ar.schemas import (
     InvoiceStatus,
     OpenInvoiceOut,
 )
+from oodaloo.domains.core.models import today_in
 
 CENTS = Decimal("0.01")
 
 
 def money(amount: Decimal) -> str:
     return str(amount.quantize(CENTS))
-
-
-def today_in(timezone: str) -> date:
-    """The business's today: its calendar day in its own time zone, not the server's."""
-    return datetime.now(ZoneInfo(timezone)).date()
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,9 @@ class ActionLogRepository(TenantRepository[QBOAction]):
 
     model = QBOAction
 
+    async def by_key(self, idempotency_key: str) -> QBOAction | None:
+        return await self.one_or_none(self.select().where(QBOAction.idempotency_key == idempotency_key))
+
     async def newest_first(
         self, where: ActionFilter, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> Sequence[QBOAction]:

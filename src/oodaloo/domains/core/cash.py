@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import bisect
 import enum
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.core.schemas import BalancesOut, BankBalanceOut, CardBalanceOut
 from oodaloo.domains.qbo.mirror_models import (
+    MIRRORED,
     MirroredAccount,
     MirroredBillPayment,
     MirroredPayment,
@@ -39,7 +43,9 @@ from oodaloo.domains.qbo.mirror_models import (
     money,
     ref_id,
 )
-from oodaloo.domains.qbo.mirror_repository import MirrorRepository, SyncStateRepository
+from oodaloo.domains.qbo.mirror_repository import SyncStateRepository
+from oodaloo.infra.collector import collector_paused
+from oodaloo.infra.db.rows import column_rows
 
 ZERO = Decimal("0.00")
 CENTS = Decimal("0.01")
@@ -280,13 +286,12 @@ def postings_of(entity: str, raw: Raw, received_into: dict[tuple[str, str], str]
 
 async def load_cash_ledger(session: AsyncSession, business_id: uuid.UUID) -> CashLedger:
     """The business's bank and card accounts (active or not; deleted ones are gone) and every movement of its bank
-    accounts from live transactions in the mirror."""
+    accounts from live transactions in the mirror: the columns needed and each raw object as text, every row fetched
+    before the ledger is built with the cyclic garbage collector held off."""
     accounts = await _cash_accounts(session, business_id)
     banks = frozenset(account.account_id for account in accounts if account.kind is AccountKind.BANK)
     if not banks:
         return CashLedger(accounts, ())
-    movements: list[CashMovement] = []
-    received_into: dict[tuple[str, str], str] = {}
     # Payments, receipts, bill payments and purchases say which account they use in an indexed column: only those on
     # a bank are read. Deposits, transfers and journal entries can touch a bank on any line: all live ones are read.
     banked = {
@@ -295,42 +300,59 @@ async def load_cash_ledger(session: AsyncSession, business_id: uuid.UUID) -> Cas
         "BillPayment": MirroredBillPayment.account_id,
         "Purchase": MirroredPurchase.account_id,
     }
+    fetched: list[tuple[str, Sequence[tuple[str, date | None, str]]]] = []
     for entity in ("Payment", "SalesReceipt", "BillPayment", "Purchase", "Deposit", "Transfer", "JournalEntry"):
-        repository = MirrorRepository.of(session, business_id, entity)
-        statement = repository.select().where(repository.model.status == MirrorStatus.ACTIVE)
+        model: Any = MIRRORED[entity]
+        statement = select(model.qbo_id, model.txn_date, type_coerce(model.raw, Text)).where(
+            model.business_id == business_id, model.status == MirrorStatus.ACTIVE
+        )
         if entity in banked:
             statement = statement.where(banked[entity].in_(banks))
-        for row in await repository.all(statement):
-            raw = row.raw
-            day = getattr(row, "txn_date", None) or UNDATED
-            if entity in ("Payment", "SalesReceipt"):
-                account = ref_id(raw, "DepositToAccountRef")
-                if account is not None:
-                    received_into[(entity, row.qbo_id)] = account
-            movements += movements_of(entity, row.qbo_id, day, postings_of(entity, raw, received_into), banks)
-    return CashLedger(accounts, movements)
+        fetched.append((entity, await column_rows(session, statement)))
+    # Everything is fetched: what follows is pure computation, with no await for another task to run during.
+    with collector_paused():
+        movements: list[CashMovement] = []
+        received_into: dict[tuple[str, str], str] = {}
+        for entity, rows in fetched:  # payments and receipts first: a deposit moves the money they received
+            for qbo_id, txn_date, raw_text in rows:
+                raw: Raw = json.loads(raw_text, parse_float=Decimal)  # amounts are money: Decimal, never float
+                day = txn_date or UNDATED
+                if entity in ("Payment", "SalesReceipt"):
+                    account = ref_id(raw, "DepositToAccountRef")
+                    if account is not None:
+                        received_into[(entity, qbo_id)] = account
+                movements += movements_of(entity, qbo_id, day, postings_of(entity, raw, received_into), banks)
+        return CashLedger(accounts, movements)
 
 
 async def _cash_accounts(session: AsyncSession, business_id: uuid.UUID) -> list[CashAccount]:
-    repository = MirrorRepository.of(session, business_id, "Account")
-    statement = repository.select().where(
-        MirroredAccount.status != MirrorStatus.DELETED,
-        MirroredAccount.account_type.in_((BANK_TYPE, CREDIT_CARD_TYPE)),
+    rows = await session.execute(
+        select(
+            MirroredAccount.qbo_id,
+            MirroredAccount.account_type,
+            MirroredAccount.name,
+            MirroredAccount.current_balance,
+            MirroredAccount.status,
+            type_coerce(MirroredAccount.raw, Text),
+        ).where(
+            MirroredAccount.business_id == business_id,
+            MirroredAccount.status != MirrorStatus.DELETED,
+            MirroredAccount.account_type.in_((BANK_TYPE, CREDIT_CARD_TYPE)),
+        )
     )
     found = []
-    for row in await repository.all(statement):
-        if not isinstance(row, MirroredAccount):
-            continue
-        kind = AccountKind.BANK if row.account_type == BANK_TYPE else AccountKind.CREDIT_CARD
-        name = row.raw.get("FullyQualifiedName") or row.name or row.qbo_id
+    for qbo_id, account_type, stored_name, balance, status, raw_text in rows:
+        raw: Raw = json.loads(raw_text, parse_float=Decimal)
+        kind = AccountKind.BANK if account_type == BANK_TYPE else AccountKind.CREDIT_CARD
+        name = raw.get("FullyQualifiedName") or stored_name or qbo_id
         found.append(
             CashAccount(
-                account_id=row.qbo_id,
+                account_id=qbo_id,
                 name=str(name),
                 kind=kind,
-                balance=row.current_balance if row.current_balance is not None else ZERO,
-                active=row.status is MirrorStatus.ACTIVE,
-                currency=ref_id(row.raw, "CurrencyRef"),
+                balance=balance if balance is not None else ZERO,
+                active=status is MirrorStatus.ACTIVE,
+                currency=ref_id(raw, "CurrencyRef"),
             )
         )
     return found

@@ -20,18 +20,9 @@ from oodaloo.domains.qbo.mirror_repository import SyncRunRepository, SyncStateRe
 from oodaloo.domains.qbo.sync import SyncReport
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.session import unit_of_work
-from oodaloo.infra.web.errors import Conflict
 
 # "Moments before": a CDC call costs one request, so a minute-old mirror is refreshed before acting on it.
 MAX_MIRROR_AGE = timedelta(minutes=1)
-
-
-class MirrorNeverSynced(Conflict):
-    code = "mirror_not_synced"
-    message = (
-        "This business's QuickBooks data has not been copied yet (its first sync has not finished); try again once "
-        "GET /api/businesses/{business_id}/sync shows a completed sync."
-    )
 
 
 class IncrementalSync(Protocol):
@@ -59,7 +50,7 @@ class MirrorFreshness:
         self._locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def ensure_fresh(self, business_id: uuid.UUID) -> datetime:
-        """When the mirror's last successful sync started (now or earlier); MirrorNeverSynced before a first full
+        """When the mirror's last successful sync started (now or earlier); MirrorNotSynced before a first full
         sync. A failed sync raises (QuickBooks could not be read: acting on the old copy is what this prevents)."""
         lock = self._locks.get(business_id)
         if lock is None:
@@ -73,8 +64,6 @@ class MirrorFreshness:
 
     async def _last_synced(self, business_id: uuid.UUID) -> datetime:
         async with unit_of_work(self._sessionmaker) as session:
-            state = await SyncStateRepository(session, business_id).current()
-            if state is None or state.cdc_cursor is None:
-                raise MirrorNeverSynced()
+            await SyncStateRepository(session, business_id).require_synced()
             run = await SyncRunRepository(session, business_id).latest(outcome=SyncOutcome.SUCCEEDED)
         return run.started_at if run is not None else datetime.min.replace(tzinfo=self._clock().tzinfo)

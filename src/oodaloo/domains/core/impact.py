@@ -66,6 +66,8 @@ class ActionImpactOut(BaseModel):
     free_cash_today_after: str
     lowest_free_cash_before: str
     lowest_free_cash_after: str
+    ending_cash_before: str = Field(description="Cash at the end of the 13 weeks.")
+    ending_cash_after: str
     description: str
 
 

@@ -8,13 +8,18 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin
+from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, str_enum
 
 EMAIL_MAX_LENGTH = 320
 NAME_MAX_LENGTH = 200
+
+
+def today_in(timezone: str) -> date:
+    """A business's date now, in its own time zone (not the server's, nor UTC's)."""
+    return datetime.now(ZoneInfo(timezone)).date()
 
 
 class Role(enum.StrEnum):
@@ -37,17 +42,6 @@ class FirmRole(enum.StrEnum):
     ADVISOR = "advisor"
 
 
-def _role_enum(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda roles: [role.value for role in roles],
-    )
-
-
 class Business(IdMixin, CreatedAtMixin, Base):
     """A tenant: every tenant-owned row elsewhere carries its ``business_id``."""
 
@@ -59,8 +53,7 @@ class Business(IdMixin, CreatedAtMixin, Base):
     qbo_realm_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
     def today(self) -> date:
-        """The business's date now, in its own time zone (not the server's, nor UTC's)."""
-        return datetime.now(ZoneInfo(self.timezone)).date()
+        return today_in(self.timezone)
 
 
 class User(IdMixin, CreatedAtMixin, Base):
@@ -79,7 +72,7 @@ class Membership(IdMixin, CreatedAtMixin, Base):
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(_role_enum(Role, "membership_role"))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "membership_role"))
     # The owner's per-business permission for an advisor to act (pay, approve, execute), not only propose.
     # Meaningless for owners (they always may) and viewers (they never may).
     may_act: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -102,7 +95,7 @@ class FirmMember(IdMixin, CreatedAtMixin, Base):
 
     firm_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("firms.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[FirmRole] = mapped_column(_role_enum(FirmRole, "firm_role"))
+    role: Mapped[FirmRole] = mapped_column(str_enum(FirmRole, "firm_role"))
 
     firm: Mapped[Firm] = relationship(lazy="raise")
     user: Mapped[User] = relationship(lazy="raise")

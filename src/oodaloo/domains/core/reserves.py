@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Numeric, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oodaloo.domains.core.audit import AuditLog
-from oodaloo.infra.db.base import Base, IdMixin, utcnow
+from oodaloo.infra.db.base import Base, IdMixin, str_enum, utcnow
 from oodaloo.infra.db.repository import TenantRepository
 from oodaloo.infra.web.errors import InvalidInput, NotFound
 
@@ -46,16 +46,7 @@ class Reserve(IdMixin, Base):
     )
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
-    kind: Mapped[ReserveKind] = mapped_column(
-        Enum(
-            ReserveKind,
-            name="reserve_kind",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda members: [member.value for member in members],
-        )
-    )
+    kind: Mapped[ReserveKind] = mapped_column(str_enum(ReserveKind, "reserve_kind"))
     name: Mapped[str] = mapped_column(String(RESERVE_NAME_MAX_LENGTH))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     until: Mapped[date | None] = mapped_column(Date)

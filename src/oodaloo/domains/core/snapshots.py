@@ -39,7 +39,7 @@ class RunwayReading:
         return self.horizon_days if self.days is None else self.days
 
     def describe(self) -> str:
-        return f"beyond {self.horizon_days} days" if self.days is None else f"{self.days} days"
+        return f"beyond the {self.horizon_days}-day horizon" if self.days is None else f"{self.days} days"
 
 
 # The runway of ``business`` today, read through ``session``; None while its mirror has not completed a first sync
@@ -101,14 +101,11 @@ class SnapshotRepository(TenantRepository[DailySnapshot]):
     async def add_once(self, values: dict[str, object]) -> bool:
         """Insert the snapshot of ``values["day"]`` unless the business has one for that day (another worker took it
         first: the unique key decides, the loser changes nothing). True when this call inserted it."""
-        table = DailySnapshot.__table__
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        insert = postgresql.insert(DailySnapshot) if dialect == "postgresql" else sqlite.insert(DailySnapshot)
         row = {"id": uuid.uuid4(), "taken_at": utcnow(), **values, "business_id": self.business_id}
         statement = (
-            insert.values(row)
-            .on_conflict_do_nothing(index_elements=[table.c.business_id, table.c.day])
-            .returning(table.c.id)
+            insert.values(row).on_conflict_do_nothing(index_elements=["business_id", "day"]).returning(DailySnapshot.id)
         )
         return (await self.session.execute(statement)).first() is not None
 

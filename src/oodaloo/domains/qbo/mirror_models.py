@@ -18,13 +18,13 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from oodaloo.domains.qbo.schemas import encode_raw_json
-from oodaloo.infra.db.base import Base, IdMixin, utcnow
+from oodaloo.domains.qbo.schemas import QBOEntity, encode_json, encode_raw_json
+from oodaloo.infra.db.base import Base, IdMixin, str_enum, utcnow
 
 # QBO amounts carry two decimals; 18 digits hold any balance a small business can have.
 MONEY = Numeric(18, 2)
@@ -60,24 +60,29 @@ class ExactJSON(TypeDecorator[dict[str, Any]]):
         return loaded
 
 
-def _enum(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
+def raw_of(entity: QBOEntity) -> Raw:
+    """The object as QBO sent it: parsing keeps every field it sent, so dumping those (and no defaults) gives QBO's
+    JSON again (amounts as exact Decimals, dates and times in QBO's ISO form)."""
+    sent = entity.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+    loaded: Raw = json.loads(encode_json(sent), parse_float=Decimal)
+    return loaded
 
 
 # -- reading typed values out of a raw QBO object -------------------------------------------------------------------
 
 
-def ref_id(raw: Raw, name: str) -> str | None:
-    ref = raw.get(name)
+def ref_id(raw: Any, name: str) -> str | None:
+    """The id in ``raw``'s reference ``name`` (``{"value": id, "name": ...}``); None without one."""
+    ref = raw.get(name) if isinstance(raw, dict) else None
     value = ref.get("value") if isinstance(ref, dict) else None
     return str(value) if value not in (None, "") else None
+
+
+def ref_name(raw: Any, name: str) -> str | None:
+    """The name in ``raw``'s reference ``name`` (as QBO had it when it sent ``raw``); None without one."""
+    ref = raw.get(name) if isinstance(raw, dict) else None
+    value = ref.get("name") if isinstance(ref, dict) else None
+    return str(value) if value else None
 
 
 def money(raw: Raw, name: str) -> Decimal | None:
@@ -138,7 +143,7 @@ class MirroredRow(IdMixin):
     sync_token: Mapped[str | None] = mapped_column(String(QBO_ID_LENGTH))
     qbo_created_at: Mapped[datetime | None]
     qbo_updated_at: Mapped[datetime | None]
-    status: Mapped[MirrorStatus] = mapped_column(_enum(MirrorStatus, "mirror_status"), default=MirrorStatus.ACTIVE)
+    status: Mapped[MirrorStatus] = mapped_column(str_enum(MirrorStatus, "mirror_status"), default=MirrorStatus.ACTIVE)
     deleted_at: Mapped[datetime | None]
     raw: Mapped[Raw] = mapped_column(ExactJSON)
     synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -150,6 +155,8 @@ class MirroredRow(IdMixin):
         return (
             UniqueConstraint("business_id", "qbo_id", name=f"uq_{table}_business_id_qbo_id"),
             Index(f"ix_{table}_business_id_status", "business_id", "status"),
+            # The books version (runway.core.books_version): the newest stamp, count and stamp sum from the index.
+            Index(f"ix_{table}_business_id_synced_at", "business_id", "synced_at"),
             *(Index(f"ix_{table}_business_id_{column}", "business_id", column) for column in cls.indexed),
         )
 
@@ -505,8 +512,8 @@ class SyncRun(IdMixin, Base):
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     realm_id: Mapped[str] = mapped_column(String(QBO_ID_LENGTH))
-    kind: Mapped[SyncKind] = mapped_column(_enum(SyncKind, "sync_kind"))
-    outcome: Mapped[SyncOutcome] = mapped_column(_enum(SyncOutcome, "sync_outcome"), default=SyncOutcome.RUNNING)
+    kind: Mapped[SyncKind] = mapped_column(str_enum(SyncKind, "sync_kind"))
+    outcome: Mapped[SyncOutcome] = mapped_column(str_enum(SyncOutcome, "sync_outcome"), default=SyncOutcome.RUNNING)
     # Objects stored per entity type, and QBO calls made (each page, CDC or read is one).
     counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     calls: Mapped[int] = mapped_column(Integer, default=0)

@@ -31,11 +31,20 @@ from oodaloo.domains.qbo.mirror_models import (
 )
 from oodaloo.infra.db.base import utcnow
 from oodaloo.infra.db.repository import TenantRepository
+from oodaloo.infra.web.errors import Conflict
 
 # Ids per ``IN (...)`` in one statement: far below SQLite's and asyncpg's bind-parameter limits.
 IDS_PER_STATEMENT = 500
 # Columns an upsert never changes on an existing row: its identity, and ``deleted_at`` (set only by a delete).
 _KEPT_ON_UPDATE = frozenset({"id", "business_id", "qbo_id", "deleted_at"})
+
+
+class MirrorNotSynced(Conflict):
+    code = "mirror_not_synced"
+    message = (
+        "This business's QuickBooks data has not been copied yet (its first sync has not finished); try again once "
+        "GET /api/businesses/{business_id}/sync shows a completed sync."
+    )
 
 
 def qbo_time(raw: Raw, name: str) -> datetime | None:
@@ -231,6 +240,17 @@ class SyncStateRepository(TenantRepository[SyncState]):
 
     async def current(self) -> SyncState | None:
         return await self.one_or_none(self.select())
+
+    async def synced(self, realm_id: str | None = None) -> bool:
+        """Whether a first full sync completed (of ``realm_id``, when one is named): until then the mirror is empty or
+        partial and proves nothing (no bill there is not "no bills")."""
+        state = await self.current()
+        return state is not None and state.cdc_cursor is not None and realm_id in (None, state.realm_id)
+
+    async def require_synced(self, realm_id: str | None = None) -> None:
+        """MirrorNotSynced (409) unless :meth:`synced`."""
+        if not await self.synced(realm_id):
+            raise MirrorNotSynced()
 
     async def current_or_new(self, realm_id: str) -> SyncState:
         state = await self.current()

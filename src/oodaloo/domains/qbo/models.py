@@ -6,10 +6,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, utcnow
+from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, str_enum, utcnow
 
 
 class ConnectionStatus(enum.StrEnum):
@@ -33,14 +33,7 @@ class QBOConnection(IdMixin, CreatedAtMixin, Base):
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), unique=True)
     realm_id: Mapped[str] = mapped_column(String(32), index=True)
     status: Mapped[ConnectionStatus] = mapped_column(
-        Enum(
-            ConnectionStatus,
-            name="qbo_connection_status",
-            native_enum=False,
-            create_constraint=True,
-            length=32,
-            values_callable=lambda members: [member.value for member in members],
-        ),
+        str_enum(ConnectionStatus, "qbo_connection_status", length=32),
         default=ConnectionStatus.CONNECTED,
     )
     status_reason: Mapped[str | None] = mapped_column(String(500))

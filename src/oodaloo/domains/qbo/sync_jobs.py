@@ -4,7 +4,7 @@ business — asked for by webhooks, by "sync now", and by the freshness sweep th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,11 @@ STALLED_FULL_SYNC = timedelta(minutes=2)
 WEBHOOK_SYNC_DELAY_SECONDS = 2.0
 
 
+# Called with a business's id after each of its successful syncs, by whatever derives facts from the mirror (the drift
+# check): registered from outside, so this module imports none of them. A failing hook is logged; the sync stands.
+AfterSync = Callable[[uuid.UUID], Awaitable[object]]
+
+
 def serialization_key(realm_id: str) -> str:
     """The job layer's key for a realm: no two jobs that touch one realm's mirror run at once, in any process."""
     return f"qbo-realm:{realm_id}"
@@ -59,10 +64,15 @@ class MirrorSyncJobs:
         self._bulk = bulk
         self._sessionmaker = sessionmaker
         self._clock = clock
+        self._after_sync: list[AfterSync] = []
 
     def register(self, *, sweep: bool = True) -> None:
         """The job kind, and (``sweep``) the hook that asks for due syncs every sweep interval."""
         self._smart_sync.register_job(MIRROR_SYNC_JOB, self._run, sweep=self._sweep if sweep else None)
+
+    def after_sync(self, hook: AfterSync) -> None:
+        """Call ``hook`` after each successful sync of a business."""
+        self._after_sync.append(hook)
 
     async def request(
         self, business_id: uuid.UUID, *, jobs: JobSender | None = None, delay_seconds: float = 0.0
@@ -118,6 +128,11 @@ class MirrorSyncJobs:
             if realm_id is not None:
                 # The sync began after these events arrived, so its CDC call covered them.
                 await WebhookInbox(session).mark_processed(realm_id, received_before=started)
+        for hook in self._after_sync:
+            try:
+                await hook(business_id)
+            except Exception:
+                logger.exception("qbo.after_sync_failed", business_id=str(business_id))
 
     async def _sweep(self, jobs: JobSender) -> int:
         """Ask for the syncs that are due: full syncs that stalled (their worker died), realms whose webhook events no

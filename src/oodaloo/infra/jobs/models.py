@@ -7,11 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, utcnow
+from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, str_enum, utcnow
 
 # QBO's limit on requestid length; ours are 32 hex characters.
 REQUESTID_MAX_LENGTH = 50
@@ -29,17 +29,6 @@ class ActionStatus(enum.StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
-
-
-def _enum(enum_type: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_type,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class QBOAction(IdMixin, CreatedAtMixin, Base):
@@ -79,7 +68,9 @@ class QBOAction(IdMixin, CreatedAtMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     requestid: Mapped[str] = mapped_column(String(REQUESTID_MAX_LENGTH), unique=True)
     marker: Mapped[str] = mapped_column(String(64))  # written into the QBO object (e.g. PrivateNote)
-    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus, "qbo_action_status"), default=ActionStatus.PENDING)
+    status: Mapped[ActionStatus] = mapped_column(
+        str_enum(ActionStatus, "qbo_action_status", length=32), default=ActionStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     qbo_entity: Mapped[str | None] = mapped_column(String(64))
     qbo_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,16 +1,17 @@
 """The forecast's track record on a business's own books: past weeks replayed, each forecast from only what was known
 then and compared with what happened, beside a naive forecast that takes due dates at face value.
 
-The replay. The days replayed are ``today - 7k`` for each ``k`` from the horizon on (so every forecast week compared
-has ended by yesterday: its outcome is known), back to the last day with at least ``HISTORY_WEEKS`` weeks of books
-before it, and at most ``MAX_AS_OF_WEEKS`` of them. As of each such day D, the forecast is the one the runway would
-have shown at the end of D: the books as they stood then (transactions dated on or before D: cash, open invoices and
-bills, customers' habits, recurring outflows detected then), without the decisions people made since (bill plans,
-edited recurring items, reserves), which were not known on D. The books are loaded once; each day is pure arithmetic.
+The replay. The days replayed are ``today - k weeks`` for each ``k`` from the horizon on (so every forecast week
+compared has ended by yesterday: its outcome is known), back to the last day with at least ``HISTORY_WEEKS`` weeks of
+books before it (from the business's oldest invoice, bill or bank movement), and at most ``MAX_AS_OF_WEEKS`` of them.
+As of each such day D, the forecast is the one the runway would have shown at the end of D: the books as they stood
+then (transactions dated on or before D: cash, open invoices and bills, customers' habits, recurring outflows and
+invoicing schedules detected then), without the decisions people made since (bill plans, edited recurring items,
+reserves), which were not known on D. The books are loaded once; each day is pure arithmetic.
 
-The naive forecast is the same forecast with one difference: each open invoice is collected on its due date, and an
-overdue one in the first week (on D). Bills, recurring outflows and cash are identical, so the two figures compare the
-collection model alone.
+The naive forecast is the same forecast with one difference: each invoice is collected on its due date, an overdue one
+in the first week (on D) — the open invoices and those a customer's invoicing schedule makes expected alike. Bills,
+recurring outflows and cash are identical, so the two figures compare the collection model alone.
 
 The figures, over every day D and forecast week h = 1..horizon (the forecast's own weeks: week h is the seven days
 from D + 7(h-1)):
@@ -25,24 +26,25 @@ from D + 7(h-1)):
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import anyio.to_thread
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.ap.history import UNDATED
-from oodaloo.domains.ap.payables import MirrorNotSynced
 from oodaloo.domains.ap.recurring import detect_recurring, recurring_items
-from oodaloo.domains.ar.history import Receivables
+from oodaloo.domains.ar.behaviour import Behaviours, DelayDistribution, ExpectedCollection, PaymentHabit
+from oodaloo.domains.ar.history import OpenInvoice, Receivables
+from oodaloo.domains.core.kpis import require_synced
 from oodaloo.domains.core.models import Business
-from oodaloo.domains.qbo.mirror_repository import SyncStateRepository
 from oodaloo.infra.web.errors import Conflict, InvalidInput
-from oodaloo.runway.core.forecast import DAYS_PER_WEEK, WEEKS, ZERO, Forecast, ForecastInputs, Inflow, forecast
-from oodaloo.runway.core.runway_calculator import Books, basis_of, load_books
+from oodaloo.runway.core.forecast import HORIZON_DAYS, WEEKS, ZERO, Forecast, ForecastInputs, Inflow, forecast
+from oodaloo.runway.core.recurring_inflows import expected_invoices
+from oodaloo.runway.core.runway_calculator import Books, RunwayBasis, basis_of, load_books
 
 # A replayed day needs this much of the business's books before it: customers' habits and recurring outflows are
 # learned from history, and a forecast from a few days of books would measure the lack of history, not the model.
@@ -52,6 +54,7 @@ MAX_AS_OF_WEEKS = 52
 DEFAULT_HORIZON_WEEKS = 4
 MAX_HORIZON_WEEKS = WEEKS  # the forecast has no weeks beyond its 13
 INVOICE = "invoice"
+EXPECTED_INVOICE = "expected_invoice"  # an invoice a customer's invoicing schedule makes expected, not issued yet
 WAPE_PLACES = Decimal("0.0001")
 CENTS = Decimal("0.01")
 
@@ -81,12 +84,16 @@ class ReplayedDay:
 
 @dataclass(frozen=True)
 class Errors:
+    """One forecast's errors over every replayed day and compared week."""
+
     collections_wape: Decimal | None  # a ratio, to four places
     cash_mae: Decimal  # in the business's currency, to the cent
 
 
 @dataclass(frozen=True)
 class Backtest:
+    """Our forecast's errors and the naive one's, over the same replayed days."""
+
     as_of_days: tuple[date, ...]  # oldest first
     horizon_weeks: int
     collected: Decimal  # the actual collections all the compared weeks add up to (the WAPE's denominator)
@@ -129,15 +136,24 @@ def first_day(books: Books) -> date | None:
 
 def replay(books: Books, as_of: date) -> ReplayedDay:
     """Our forecast and the naive one as of ``as_of``, from only what the books held at the end of it."""
-    recurring = recurring_items(detect_recurring(books.spending, as_of), (), as_of, card_names=books.spending.card_names)
-    inputs = basis_of(books, as_of, recurring, replay=True).inputs
+    # Recurring outflows as detected then, without people's changes to them (made since, not known that day).
+    recurring = recurring_items(
+        detect_recurring(books.spending, as_of), (), as_of, card_names=books.spending.card_names
+    )
+    basis = basis_of(books, as_of, recurring, replay=True)
     open_ids = frozenset(invoice.invoice_id for invoice in books.receivables.open_as_of(as_of))
-    return ReplayedDay(as_of, forecast(inputs), forecast(naive_inputs(inputs, books.receivables)), open_ids)
+    return ReplayedDay(as_of, forecast(basis.inputs), forecast(naive_inputs(basis, books.receivables)), open_ids)
 
 
-def naive_inputs(inputs: ForecastInputs, receivables: Receivables) -> ForecastInputs:
-    """``inputs`` with each open invoice collected on its due date (an overdue one today), nothing else changed."""
-    return replace(inputs, inflows=[_at_due_date(inflow, receivables, inputs.today) for inflow in inputs.inflows])
+def naive_inputs(basis: RunwayBasis, receivables: Receivables) -> ForecastInputs:
+    """``basis``'s inputs with every invoice collected on its due date (an overdue one today): the open ones, and
+    those a customer's invoicing schedule makes expected. Cash, bills and recurring outflows are left as they are."""
+    inputs = basis.inputs
+    today, until = inputs.today, inputs.today + timedelta(days=HORIZON_DAYS)
+    at_due_date = DueDates(today)
+    inflows = [_at_due_date(inflow, receivables, today) for inflow in inputs.inflows if inflow.kind != EXPECTED_INVOICE]
+    inflows += [inflow for series in basis.invoicing for inflow in expected_invoices(series, at_due_date, today, until)]
+    return replace(inputs, inflows=inflows)
 
 
 def _at_due_date(inflow: Inflow, receivables: Receivables, today: date) -> Inflow:
@@ -145,7 +161,24 @@ def _at_due_date(inflow: Inflow, receivables: Receivables, today: date) -> Inflo
     if invoice is None:
         return inflow
     on = max(invoice.due_date, today)
-    return replace(inflow, date=on, early=on, late=on, reason=f"Naive: collected on its due date, {on.isoformat()}.")
+    return replace(inflow, date=on, early=on, late=on, reason=_naive_reason(on))
+
+
+def _naive_reason(on: date) -> str:
+    return f"Naive: collected on its due date, or today when overdue ({on.isoformat()})."
+
+
+class DueDates(Behaviours):
+    """The naive collection model, in the shape of the learned one: every invoice is paid on its due date, an
+    overdue one today; no customer's habit counts."""
+
+    def __init__(self, as_of: date) -> None:
+        nobody = PaymentHabit.of((), 0)
+        super().__init__(as_of, nobody, DelayDistribution.estimate({0: 1.0}, {}), {}, {})
+
+    def expected_collection(self, invoice: OpenInvoice, as_of: date | None = None) -> ExpectedCollection:
+        on = max(invoice.due_date, as_of or self.as_of)
+        return ExpectedCollection(expected=on, early=on, late=on, reason=_naive_reason(on))
 
 
 def backtest(books: Books, today: date, horizon_weeks: int = DEFAULT_HORIZON_WEEKS) -> Backtest:
@@ -195,8 +228,9 @@ def _check_horizon(horizon_weeks: int) -> None:
 # -------------------------------------------------------------------------------------------------- the reply
 class ErrorsOut(BaseModel):
     collections_wape: Decimal | None = Field(
-        description="Σ|forecast − actual| ÷ Σ actual of weekly collections from the invoices open on each replayed "
-        "day (a ratio: 0.25 is 25%); null when nothing was collected in any compared week."
+        description="Weighted absolute percentage error of the weekly collections from the invoices open on each "
+        "replayed day: the sum of |forecast - actual| over the sum of actual (a ratio: 0.25 is 25%); null when "
+        "nothing was collected in any compared week."
     )
     cash_mae: Decimal = Field(
         description="Mean absolute error of the forecast's ending cash of each compared week against the bank total "
@@ -241,33 +275,8 @@ class BacktestService:
 
     async def run(self, horizon_weeks: int = DEFAULT_HORIZON_WEEKS) -> BacktestOut:
         _check_horizon(horizon_weeks)
-        state = await SyncStateRepository(self._session, self._business.id).current()
-        # Until a first full sync of its realm completed, the mirror proves nothing (an empty one is not "no books").
-        if state is None or state.cdc_cursor is None or state.realm_id != self._business.qbo_realm_id:
-            raise MirrorNotSynced()
+        await require_synced(self._session, self._business)
         books = await load_books(self._session, self._business)
-        result = backtest(books, self._business.today(), horizon_weeks)
+        # A year of forecasts is seconds of arithmetic: done off the event loop, so other requests are served meanwhile.
+        result = await anyio.to_thread.run_sync(backtest, books, self._business.today(), horizon_weeks)
         return BacktestOut.of(result, self._business.currency)
-
-
-async def backtest_business(session: AsyncSession, business_id: uuid.UUID, horizon_weeks: int) -> BacktestOut:
-    """The backtest of the business with ``business_id`` (for the command line; the API goes through access checks)."""
-    business = await session.get(Business, business_id)
-    if business is None:
-        raise LookupError(f"There is no business {business_id}.")
-    return await BacktestService(session, business).run(horizon_weeks)
-
-
-__all__: Sequence[str] = (
-    "Backtest",
-    "BacktestOut",
-    "BacktestService",
-    "Errors",
-    "NotEnoughHistory",
-    "ReplayedDay",
-    "backtest",
-    "backtest_business",
-    "naive_inputs",
-    "replay",
-    "replay_days",
-)

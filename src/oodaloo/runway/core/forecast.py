@@ -234,6 +234,8 @@ class _Walk:
 
 @dataclass(frozen=True)
 class Forecast:
+    """The 13 weeks from ``today``, the runway (as forecast, and at the band's low end), and the lowest free cash."""
+
     today: date
     starting_cash: Decimal
     reserves_today: Decimal

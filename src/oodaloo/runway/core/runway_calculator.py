@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -24,11 +24,13 @@ from oodaloo.domains.ap.classify import BillDecision
 from oodaloo.domains.ap.history import OpenBill, Payables, load_payables
 from oodaloo.domains.ap.payables import DecisionInputs, load_decision_inputs
 from oodaloo.domains.ap.recurring import RecurringItem, RecurringService, SpendingHistory, load_spending_history
+from oodaloo.domains.ap.scheduled import ScheduledOutflow, load_scheduled_payments
 from oodaloo.domains.ar.behaviour import Behaviours, learn_behaviour
 from oodaloo.domains.ar.history import OpenInvoice, Receivables, load_receivables
 from oodaloo.domains.core.cash import CashLedger, load_cash_ledger
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.core.reserves import Earmarks, ReserveService
+from oodaloo.infra.collector import collector_paused
 from oodaloo.runway.core.forecast import HORIZON_DAYS, ZERO, ForecastInputs, Inflow, Outflow, Reserve
 from oodaloo.runway.core.recurring_inflows import InvoiceSeries, detect_invoicing, expected_invoices
 
@@ -48,6 +50,7 @@ class Books:
     spending: SpendingHistory
     decisions: DecisionInputs
     earmarks: Earmarks
+    scheduled: tuple[ScheduledOutflow, ...] = ()  # payments scheduled and not yet made (earmarked)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ async def load_books(session: AsyncSession, business: Business) -> Books:
         spending=await load_spending_history(session, business.id),
         decisions=await load_decision_inputs(session, business.id),
         earmarks=await ReserveService(session, business.id).earmarks(),
+        scheduled=tuple(await load_scheduled_payments(session, business.id)),
     )
 
 
@@ -86,6 +90,7 @@ async def runway_basis(session: AsyncSession, business: Business, as_of: date | 
     return basis_of(books, day, recurring, replay=replay)
 
 
+@collector_paused()  # tens of thousands of items built and kept: no collector passes over them meanwhile
 def basis_of(books: Books, day: date, recurring: Sequence[RecurringItem], *, replay: bool) -> RunwayBasis:
     """The basis as of ``day`` from books already loaded (a replay leaves out people's decisions)."""
     decisions, earmarks = (NO_DECISIONS, NO_EARMARKS) if replay else (books.decisions, books.earmarks)
@@ -106,6 +111,7 @@ def basis_of(books: Books, day: date, recurring: Sequence[RecurringItem], *, rep
             inflow for series in invoicing for inflow in expected_invoices(series, behaviours, day, until)
         ],
         earmarks=earmarks,
+        scheduled=() if replay else books.scheduled,
     )
     return RunwayBasis(inputs, books.ledger.burn(day), tuple(recurring), tuple(invoicing))
 
@@ -123,6 +129,7 @@ def assemble(
     recurring: Iterable[RecurringItem],
     expected_invoices: Iterable[Inflow] = (),
     earmarks: Earmarks,
+    scheduled: Iterable[ScheduledOutflow] = (),
 ) -> ForecastInputs:
     """The forecast's inputs, each item with the reason it is dated where it is."""
     inflows = [_invoice(invoice, behaviours, today) for invoice in invoices if invoice.balance > 0]
@@ -132,6 +139,7 @@ def assemble(
     reserves = [
         Reserve(earmark.kind.value, earmark.name, earmark.amount, earmark.until) for earmark in earmarks.reserves
     ]
+    outflows, reserves = _with_scheduled(outflows, reserves, list(scheduled))
     return ForecastInputs(
         today=today,
         timezone=timezone,
@@ -199,3 +207,30 @@ def _occurrences(item: RecurringItem) -> Iterable[Outflow]:
             late=occurrence.late,
             reason=f"Recurring, {item.schedule}. {item.reason}{late_note}",
         )
+
+
+def _with_scheduled(
+    outflows: list[Outflow], reserves: list[Reserve], scheduled: list[ScheduledOutflow]
+) -> tuple[list[Outflow], list[Reserve]]:
+    """A scheduled payment is paid on its day and earmarked until then; its bill keeps only what it does not pay."""
+    if not scheduled:
+        return outflows, reserves
+    by_bill: dict[str, Decimal] = {}
+    for payment in scheduled:
+        by_bill[payment.bill_id] = by_bill.get(payment.bill_id, ZERO) + payment.amount
+    kept: list[Outflow] = []
+    for outflow in outflows:
+        part = by_bill.get(outflow.source_id, ZERO) if outflow.kind == "bill" else ZERO
+        if outflow.amount - part > 0:
+            kept.append(replace(outflow, amount=outflow.amount - part) if part else outflow)
+    for payment in scheduled:
+        reason = f"Scheduled for {payment.pay_on.isoformat()}: made on its day, earmarked until then."
+        day = payment.pay_on
+        kept.append(
+            Outflow("scheduled_payment", payment.source_id, payment.name, payment.amount, day, day, day, reason)
+        )
+    earmarked = [
+        Reserve("scheduled_payment", payment.name, payment.amount, payment.pay_on, source_id=payment.source_id)
+        for payment in scheduled
+    ]
+    return kept, [*reserves, *earmarked]

@@ -1,5 +1,6 @@
 """The runway as the API serves it: a business's forecast today (summary and weeks), one week's items with their
-reasons, and the impact of what-if changes. Read-only: everything comes from the mirror and people's decisions."""
+reasons, and the impact of what-if changes. Read-only: everything comes from the mirror and people's decisions,
+through the process's runway cache (computed again only when the business's books changed)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from oodaloo.domains.ap.payables import MirrorNotSynced
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.qbo.mirror_repository import SyncStateRepository
 from oodaloo.infra.web.errors import InvalidInput, NotFound
-from oodaloo.runway.core.forecast import WEEKS, Forecast, InvalidChange, forecast, impact
-from oodaloo.runway.core.runway_calculator import RunwayBasis, runway_basis
+from oodaloo.runway.core.cache import CurrentRunway, RunwayCache, runway_cache
+from oodaloo.runway.core.forecast import WEEKS, InvalidChange, impact
 from oodaloo.runway.core.schemas import (
     ImpactIn,
     ImpactOut,
@@ -36,12 +37,14 @@ class WeekOutOfRange(NotFound):
 class RunwayService:
     """One business's runway, read through the caller's session."""
 
-    def __init__(self, session: AsyncSession, business: Business) -> None:
+    def __init__(self, session: AsyncSession, business: Business, cache: RunwayCache = runway_cache) -> None:
         self._session = session
         self._business = business
+        self._cache = cache
 
     async def summary(self) -> RunwayOut:
-        basis, result = await self._forecast()
+        current = await self._current()
+        basis, result = current.basis, current.forecast
         return RunwayOut(
             as_of=result.today,
             timezone=self._business.timezone,
@@ -68,26 +71,22 @@ class RunwayService:
     async def week(self, number: int) -> WeekDetailOut:
         if not 1 <= number <= WEEKS:
             raise WeekOutOfRange(number)
-        _, result = await self._forecast()
-        return week_detail_out(result.week(number))
+        current = await self._current()
+        return week_detail_out(current.forecast.week(number))
 
     async def impact(self, body: ImpactIn) -> ImpactOut:
         """The runway before and after ``body.changes`` (applied in order); a change that cannot apply is refused
         naming it (``changes.2.amount``)."""
-        basis = await self._basis()
+        current = await self._current()
         changes = [change_of(index, change) for index, change in enumerate(body.changes)]
         try:
-            return impact_out(impact(basis.inputs, changes))
+            return impact_out(impact(current.basis.inputs, changes, baseline=current.forecast))
         except InvalidChange as refused:
             raise InvalidInput(refused.message, field=f"changes.{refused.index}.{refused.field}") from None
 
-    async def _basis(self) -> RunwayBasis:
+    async def _current(self) -> CurrentRunway:
         state = await SyncStateRepository(self._session, self._business.id).current()
         # Until a first full sync of its realm completed, the mirror proves nothing (an empty one is not "no bills").
         if state is None or state.cdc_cursor is None or state.realm_id != self._business.qbo_realm_id:
             raise MirrorNotSynced()
-        return await runway_basis(self._session, self._business)
-
-    async def _forecast(self) -> tuple[RunwayBasis, Forecast]:
-        basis = await self._basis()
-        return basis, forecast(basis.inputs)
+        return await self._cache.current(self._session, self._business)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from oodaloo.domains.ap.errors import IDEMPOTENCY_KEY_HEADER, IdempotencyKeyRequired
+from oodaloo.domains.ap.errors import IDEMPOTENCY_KEY_HEADER
 from oodaloo.domains.ap.payables import PayablesService
 from oodaloo.domains.ap.schemas import (
-    QBO_ID_MAX_LENGTH,
     BillBoardOut,
     BillPaymentOut,
     BillPlanPatch,
@@ -21,46 +20,25 @@ from oodaloo.domains.ap.schemas import (
     OpenBillOut,
     PayBillIn,
 )
-from oodaloo.domains.ap.service import BillService, Payer
-from oodaloo.domains.qbo.auth import ConnectionService
-from oodaloo.infra.db.engine import Database
-from oodaloo.infra.jobs.models import IDEMPOTENCY_KEY_MAX_LENGTH
-from oodaloo.infra.jobs.smart_sync import SmartSyncService
-from oodaloo.runway.deps import BusinessAccess, BusinessActor, BusinessProposer, SessionDep, SettingsDep
+from oodaloo.domains.ap.service import BillService
+from oodaloo.runway.deps import BusinessAccess, BusinessActor, BusinessProposer, SessionDep
+from oodaloo.runway.routes.action_deps import (
+    ACTION_KEY_PARAMETER,
+    BillId,
+    IdempotencyKey,
+    RunnerDep,
+    action_reply,
+    begin_action,
+)
 
 router = APIRouter(tags=["bills"])
 
 
-def get_bill_service(request: Request, settings: SettingsDep) -> BillService:
-    sync: SmartSyncService = request.app.state.smart_sync
-    connections: ConnectionService = request.app.state.qbo_connections
-    database: Database = request.app.state.database
-    return BillService(
-        sync=sync,
-        connections=connections,
-        sessionmaker=database.sessionmaker,
-        deadline_seconds=settings.action_deadline_seconds,
-    )
+def get_bill_service(runner: RunnerDep) -> BillService:
+    return BillService(runner)
 
 
 BillServiceDep = Annotated[BillService, Depends(get_bill_service)]
-IDEMPOTENCY_KEY_DESCRIPTION = (
-    "Required: a new random value for each payment, repeated to retry it safely (the same key and body answer with "
-    "the first outcome). Without it the answer is 428."
-)
-# Read as optional so that its absence is answered 428 naming it (not a generic 422); the OpenAPI says required.
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias=IDEMPOTENCY_KEY_HEADER, min_length=1, max_length=IDEMPOTENCY_KEY_MAX_LENGTH, include_in_schema=False),
-]
-IDEMPOTENCY_KEY_PARAMETER = {
-    "name": IDEMPOTENCY_KEY_HEADER,
-    "in": "header",
-    "required": True,
-    "description": IDEMPOTENCY_KEY_DESCRIPTION,
-    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
-}
-BillId = Annotated[str, Path(min_length=1, max_length=QBO_ID_MAX_LENGTH)]
 BillStatus = Annotated[Literal["open"], Query(description="Which bills: those with a balance left to pay.")]
 
 
@@ -120,7 +98,7 @@ async def plan_bill(
 @router.post(
     "/api/businesses/{business_id}/bills/{bill_id}/pay",
     response_model=BillPaymentOut,
-    openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
+    openapi_extra={"parameters": [ACTION_KEY_PARAMETER]},
     responses={
         202: {"model": BillPaymentOut, "description": "Sent; being confirmed with QuickBooks"},
         428: {"description": f"No {IDEMPOTENCY_KEY_HEADER} header: nothing was paid"},
@@ -142,12 +120,9 @@ async def pay_bill(
     bills: BillServiceDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Pay a bill in QuickBooks from a Bank (check) or Credit Card account: 200 when QuickBooks confirmed it, 202
-    while the outcome is being confirmed (follow ``/actions/{action_id}``)."""
-    if idempotency_key is None:
-        raise IdempotencyKeyRequired()
-    payer = Payer(access.business.id, access.business.timezone, access.user.id)
-    # The membership check is done: end its transaction rather than hold a connection while QuickBooks answers.
-    await session.commit()
-    answer = await bills.pay(payer, bill_id, body, idempotency_key)
-    return JSONResponse(answer.body.model_dump(mode="json"), status_code=answer.http_status)
+    """Pay a bill in QuickBooks, in full or in part (``amount`` up to its open balance), from a Bank (check) or Credit
+    Card account: 200 when QuickBooks confirmed it, 202 while the outcome is being confirmed (follow
+    ``/actions/{action_id}``). The reply carries the receipt and the runway impact, estimated before paying."""
+    payer, key = await begin_action(access, session, idempotency_key, what="payment", doing="pay")
+    answer = await bills.pay(payer, bill_id, body, key)
+    return action_reply(answer.body, answer.http_status)

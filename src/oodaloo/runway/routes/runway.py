@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path
 
 from oodaloo.runway.core.schemas import ImpactIn, ImpactOut, RunwayOut, WeekDetailOut
 from oodaloo.runway.core.service import RunwayService
-from oodaloo.runway.deps import BusinessAccess, SessionDep
+from oodaloo.runway.deps import READS_ONLY, BusinessAccess, SessionDep
 from oodaloo.runway.routes.bills import MIRROR_NOT_SYNCED
 
 router = APIRouter(tags=["runway"])
@@ -35,7 +35,7 @@ async def get_runway_week(
     return await RunwayService(session, access.business).week(n)
 
 
-@router.post("/api/businesses/{business_id}/runway/impact", responses=MIRROR_NOT_SYNCED)
+@router.post("/api/businesses/{business_id}/runway/impact", responses=MIRROR_NOT_SYNCED, openapi_extra=READS_ONLY)
 async def runway_impact(
     business_id: uuid.UUID, body: ImpactIn, access: BusinessAccess, session: SessionDep
 ) -> ImpactOut:
