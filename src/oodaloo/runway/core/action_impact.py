@@ -82,16 +82,7 @@ def impact_of(inputs: ForecastInputs, effects: Sequence[CashEffect], *, baseline
     computed) and of the books after them."""
     before = baseline if baseline is not None else forecast(inputs)
     after = forecast(after_effects(inputs, effects))
-    return Impact(
-        before=before.runway,
-        after=after.runway,
-        free_cash_today_before=before.free_cash_today,
-        free_cash_today_after=after.free_cash_today,
-        lowest_free_cash_before=before.lowest_free_cash,
-        lowest_free_cash_after=after.lowest_free_cash,
-        ending_cash_before=before.ending_cash,
-        ending_cash_after=after.ending_cash,
-    )
+    return Impact.between(before, after)
 
 
 def after_effects(inputs: ForecastInputs, effects: Sequence[CashEffect]) -> ForecastInputs:

@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from itertools import chain
 from operator import attrgetter
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 WEEKS = 13
 DAYS_PER_WEEK = 7
@@ -467,6 +467,19 @@ class InvalidChange(ValueError):
         self.message = message
 
 
+class RunwayFigures(Protocol):
+    """What an impact compares of a forecast (a whole ``Forecast``, or the walk of an edited one)."""
+
+    @property
+    def runway(self) -> Runway: ...
+    @property
+    def free_cash_today(self) -> Decimal: ...
+    @property
+    def lowest_free_cash(self) -> Decimal: ...
+    @property
+    def ending_cash(self) -> Decimal: ...
+
+
 @dataclass(frozen=True)
 class Impact:
     """A forecast's runway before and after some changes; each figure equals the one two full forecasts give."""
@@ -479,6 +492,19 @@ class Impact:
     lowest_free_cash_after: Decimal
     ending_cash_before: Decimal
     ending_cash_after: Decimal
+
+    @classmethod
+    def between(cls, before: RunwayFigures, after: RunwayFigures) -> Impact:
+        return cls(
+            before=before.runway,
+            after=after.runway,
+            free_cash_today_before=before.free_cash_today,
+            free_cash_today_after=after.free_cash_today,
+            lowest_free_cash_before=before.lowest_free_cash,
+            lowest_free_cash_after=after.lowest_free_cash,
+            ending_cash_before=before.ending_cash,
+            ending_cash_after=after.ending_cash,
+        )
 
     @property
     def change_days(self) -> int | None:
@@ -540,16 +566,7 @@ def impact(inputs: ForecastInputs, changes: Sequence[Change], *, baseline: Forec
     _hold(reserved, edit.added_reserves, origin, +1)
     before = _walk(path.net, path.reserved, inputs)
     after = _walk(net, reserved, inputs)
-    return Impact(
-        before=before.runway,
-        after=after.runway,
-        free_cash_today_before=before.free_cash_today,
-        free_cash_today_after=after.free_cash_today,
-        lowest_free_cash_before=before.lowest_free_cash,
-        lowest_free_cash_after=after.lowest_free_cash,
-        ending_cash_before=before.ending_cash,
-        ending_cash_after=after.ending_cash,
-    )
+    return Impact.between(before, after)
 
 
 def _edit(inputs: ForecastInputs, changes: Sequence[Change]) -> _Edit:
