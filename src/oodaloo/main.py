@@ -27,6 +27,19 @@ from oodaloo.infra.web.errors import install_error_handlers
 from oodaloo.infra.web.input_guard import refuse_nul_characters
 from oodaloo.infra.web.middleware import RequestBodyLimitMiddleware, RequestContextMiddleware
 from oodaloo.migrations import upgrade_engine_to_head
+from oodaloo.runway.experiences import (
+    assets,
+    board,
+    chase,
+    console,
+    onboarding,
+    outbox,
+    plan_pages,
+    portfolio,
+    test_drive,
+    tray_page,
+)
+from oodaloo.runway.experiences.web import install_page_errors
 from oodaloo.runway.routes import accounts, actions, auth, bills, businesses, health, pages, qbo, webhooks
 from oodaloo.runway.routes.alerts import router as alerts_router
 from oodaloo.runway.routes.audit import router as audit_router
@@ -143,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.csrf = CsrfSigner(settings.secret_key.get_secret_value())
     install_error_handlers(app)
+    install_page_errors(app)
     # Added last runs first: the request context wraps the body limit, so a 413 carries a request id and is logged.
     app.add_middleware(RequestBodyLimitMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
@@ -168,6 +182,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scheduled_payments_router)
     app.include_router(plans_router)
     app.include_router(qbo.create_router(settings.qbo_redirect_uri))
+    # The console's pages (HTML; the API above is what they call underneath).
+    for page_router in (
+        assets,
+        console,
+        board,
+        chase,
+        plan_pages,
+        tray_page,
+        onboarding,
+        portfolio,
+        test_drive,
+        outbox,
+    ):
+        app.include_router(page_router.router)
     if sandbox is not None:
         app.mount(EMBEDDED_SANDBOX_PATH, sandbox)
     return app

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from oodaloo.domains.core.demo import DEMO_EMAIL
 from oodaloo.domains.core.errors import InvalidCredentials, SignInThrottled
@@ -18,12 +16,11 @@ from oodaloo.domains.core.models import User
 from oodaloo.domains.core.repository import UserRepository
 from oodaloo.domains.core.schemas import normalize_email
 from oodaloo.domains.core.service import AccountService, BusinessService
-from oodaloo.infra.auth.csrf import CSRF_COOKIE, CsrfSigner
 from oodaloo.runway.cookies import clear_session_cookie, set_session_cookie
 from oodaloo.runway.deps import SESSION_COOKIE, OptionalCaller, SessionDep, SettingsDep, ThrottleDep, client_address
+from oodaloo.runway.experiences.web import csrf_ok, render
 from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings
 
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 # Set at sign-out so autologin does not sign the same browser straight back in.
@@ -43,28 +40,12 @@ def is_loopback_request(request: Request) -> bool:
         return False
 
 
-def _csrf(request: Request) -> tuple[CsrfSigner, str]:
-    signer: CsrfSigner = request.app.state.csrf
-    return signer, request.cookies.get(CSRF_COOKIE) or signer.new_browser_value()
-
-
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
-    """Render with a CSRF token for the page's forms, setting the browser's CSRF cookie on first visit."""
-    signer, browser_value = _csrf(request)
-    response = templates.TemplateResponse(
-        request, template, {**context, "csrf_token": signer.token_for(browser_value)}, status_code=status_code
-    )
-    if request.cookies.get(CSRF_COOKIE) != browser_value:
-        settings: Settings = request.app.state.settings
-        response.set_cookie(
-            CSRF_COOKIE, browser_value, httponly=True, samesite="lax", secure=not settings.is_development
-        )
-    return response
+    return render(request, template, context, status_code)
 
 
 def _csrf_ok(request: Request, token: str) -> bool:
-    signer: CsrfSigner = request.app.state.csrf
-    return signer.is_valid(token, request.cookies.get(CSRF_COOKIE))
+    return csrf_ok(request, token)
 
 
 async def _demo_user(request: Request, session: SessionDep, settings: Settings) -> User | None:

@@ -1,0 +1,7 @@
+"""The advisor portfolio: every client business sorted by risk."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
