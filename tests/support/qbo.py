@@ -157,12 +157,13 @@ class SandboxCompany:
     @classmethod
     def create(cls, sandbox: str) -> SandboxCompany:
         """A new realm of its own (~0.5 s), so what a test does to its tokens or data touches no other test."""
-        response = httpx.post(f"{sandbox}/_sandbox/realms", json={"scenario": "healthy"})
+        # Generating a company is CPU work: on a busy machine it can take longer than httpx's 5 s default.
+        response = httpx.post(f"{sandbox}/_sandbox/realms", json={"scenario": "healthy"}, timeout=60)
         assert response.status_code == 201, response.text
         return cls(sandbox, response.json()["realm_id"])
 
     def _api(self) -> httpx.Client:
-        minted = httpx.post(f"{self.sandbox}/_sandbox/tokens", json={"realm_id": self.realm_id})
+        minted = httpx.post(f"{self.sandbox}/_sandbox/tokens", json={"realm_id": self.realm_id}, timeout=30)
         minted.raise_for_status()
         return httpx.Client(
             base_url=f"{self.sandbox}/v3/company/{self.realm_id}",

@@ -87,6 +87,8 @@ def ref_name(raw: Any, name: str) -> str | None:
 
 def money(raw: Raw, name: str) -> Decimal | None:
     value = raw.get(name)
+    if isinstance(value, Decimal):  # as QBO's answers are parsed
+        return value
     if value in (None, "") or isinstance(value, bool):
         return None
     try:

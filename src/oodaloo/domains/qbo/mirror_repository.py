@@ -7,14 +7,18 @@ page, and a concurrent writer can never slip an older version in between a read 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from oodaloo.domains.qbo.mirror_models import (
     MIRRORED,
@@ -35,6 +39,9 @@ from oodaloo.infra.web.errors import Conflict
 
 # Ids per ``IN (...)`` in one statement: far below SQLite's and asyncpg's bind-parameter limits.
 IDS_PER_STATEMENT = 500
+# Rows turned into values, and upserted, between two turns of the event loop: a 1000-row page is ~100 ms of one core,
+# and a sync's next request (admitted by the rate limiter's timers) must not wait for a whole page to be stored.
+ROWS_PER_TURN = 200
 # Columns an upsert never changes on an existing row: its identity, and ``deleted_at`` (set only by a delete).
 _KEPT_ON_UPDATE = frozenset({"id", "business_id", "qbo_id", "deleted_at"})
 
@@ -99,7 +106,9 @@ class MirrorRepository(TenantRepository[MirroredRow]):
         now = utcnow()
         live: dict[str, dict[str, Any]] = {}
         stubs: dict[str, dict[str, Any]] = {}
-        for raw in raws:
+        for index, raw in enumerate(raws, start=1):
+            if index % ROWS_PER_TURN == 0:
+                await asyncio.sleep(0)
             qbo_id = self._id_of(raw)
             if qbo_id is None:
                 continue
@@ -109,10 +118,10 @@ class MirrorRepository(TenantRepository[MirroredRow]):
             elif qbo_id not in live or _version(values) >= _version(live[qbo_id]):
                 live[qbo_id] = values  # one version per id: an upsert may touch a row once
         changed = 0
-        if live:
-            changed += await self._upsert(list(live.values()), deleting=False)
-        if stubs:  # after the live versions: an object deleted in the same answer ends deleted
-            changed += await self._upsert(list(stubs.values()), deleting=True)
+        for rows, deleting in ((list(live.values()), False), (list(stubs.values()), True)):
+            # Stubs after the live versions: an object deleted in the same answer ends deleted.
+            for start in range(0, len(rows), ROWS_PER_TURN):
+                changed += await self._upsert(rows[start : start + ROWS_PER_TURN], deleting=deleting)
         return changed
 
     async def revise(self, qbo_id: str, change: Callable[[Raw], Raw | None]) -> bool:
@@ -177,32 +186,87 @@ class MirrorRepository(TenantRepository[MirroredRow]):
         keeps: a live object no older than the stored one and different from it, over a row not deleted; a deleted
         stub over a row not yet deleted (only its status, the last full version stays). Returns the rows written."""
         await self.session.flush()  # pending ORM changes first, in the order they were made
+        connection = await self.session.connection()
+        dialect = connection.dialect
+        columns = tuple(rows[0])
+        if dialect.name == "sqlite":
+            # The driver's executemany with parameters prepared once per statement: SQLAlchemy's per-row parameter
+            # handling costs more than SQLite's own work on a page of objects. SQLite counts an upsert whose WHERE
+            # kept the stored row as no change, so the rows written are the changes it reports.
+            key = (self.model.__tablename__, columns, deleting)
+            if key not in _PREPARED:
+                _PREPARED[key] = _prepared(self._upsert_statement(dialect.name, columns, deleting=deleting), dialect)
+            prepared = _PREPARED[key]
+            result = await connection.exec_driver_sql(prepared.sql, prepared.parameters(rows))
+            return int(result.rowcount)
+        # executemany: SQLAlchemy sends the rows as multi-row VALUES batches within each driver's parameter limits.
+        statement = self._upsert_statement(dialect.name, columns, deleting=deleting)
+        returned = await self.session.execute(statement.returning(self.model.__table__.c.qbo_id), rows)
+        return len(returned.all())
+
+    def _upsert_statement(self, dialect: str, columns: tuple[str, ...], *, deleting: bool) -> Insert:
         table = self.model.__table__
-        dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         incoming, stored = insert.excluded, table.c
         if deleting:
             changes = {"status": incoming.status, "deleted_at": incoming.deleted_at, "synced_at": incoming.synced_at}
             keep = stored.status != MirrorStatus.DELETED
         else:
-            changes = {name: incoming[name] for name in rows[0] if name not in _KEPT_ON_UPDATE}
+            changes = {name: incoming[name] for name in columns if name not in _KEPT_ON_UPDATE}
             keep = and_(
                 stored.status != MirrorStatus.DELETED,
                 stored.raw != incoming.raw,
                 _not_older(incoming.sync_token, incoming.qbo_updated_at, stored.sync_token, stored.qbo_updated_at),
             )
-        statement = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=[stored.business_id, stored.qbo_id], set_=changes, where=keep
-        ).returning(stored.qbo_id)
-        # executemany: SQLAlchemy sends the rows as multi-row VALUES batches within each driver's parameter limits.
-        result = await self.session.execute(statement, rows)
-        return len(result.all())
+        )
 
     def _id_of(self, raw: Raw) -> str | None:
         qbo_id = raw.get("Id")
         if qbo_id is None and self.model.qbo_entity in SINGLETONS:
             return "1"  # one per company: QBO may leave Preferences without an Id
         return str(qbo_id) if qbo_id is not None else None
+
+
+@dataclass(frozen=True)
+class _PreparedUpsert:
+    """An upsert compiled once for the driver: its SQL, and per positional parameter either the row's column it takes
+    (with that column type's bind processing) or the constant the statement itself binds."""
+
+    sql: str
+    slots: tuple[tuple[str | None, Callable[[Any], Any] | None, Any], ...]
+
+    def parameters(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            tuple(
+                constant if column is None else (process(row[column]) if process else row[column])
+                for column, process, constant in self.slots
+            )
+            for row in rows
+        ]
+
+
+# SQLite's prepared upserts by table, columns and kind (the dialect's compilation never changes within a process).
+_PREPARED: dict[tuple[str, tuple[str, ...], bool], _PreparedUpsert] = {}
+
+
+def _prepared(statement: Insert, dialect: Dialect) -> _PreparedUpsert:
+    compiled = statement.compile(dialect=dialect)
+    names = compiled.positiontup or []
+    processors = compiled._bind_processors  # the same bind processing SQLAlchemy applies to each parameter
+    columns = {column.key for column in statement.table.columns}
+    slots: list[tuple[str | None, Callable[[Any], Any] | None, Any]] = []
+    for name in names:
+        process = processors.get(name)
+        if process is not None and not callable(process):
+            raise TypeError(f"the parameter {name} of a mirror upsert has a tuple type")
+        if name in columns:
+            slots.append((name, process, None))
+        else:  # a value bound in the statement itself (a status compared against), processed once
+            value = compiled.binds[name].effective_value
+            slots.append((None, None, process(value) if process else value))
+    return _PreparedUpsert(str(compiled), tuple(slots))
 
 
 def _version(values: dict[str, Any]) -> tuple[int, float]:
