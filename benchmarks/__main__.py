@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from . import backtest_bench, freshness_bench, runway_bench, sandbox_bench, smartsync_bench, sync_bench
+from . import (
+    backtest_bench,
+    experiences_bench,
+    freshness_bench,
+    runway_bench,
+    sandbox_bench,
+    smartsync_bench,
+    sync_bench,
+)
 
 
 def main() -> None:
@@ -12,6 +20,7 @@ def main() -> None:
     freshness_bench.main()  # after sync_bench: it merges its figures into the same file
     runway_bench.main()
     backtest_bench.main()
+    experiences_bench.main()
 
 
 if __name__ == "__main__":

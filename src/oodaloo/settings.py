@@ -31,6 +31,8 @@ EMBEDDED_SANDBOX_PATH = "/qbo-sandbox"
 SANDBOX_QBO_CLIENT_ID = "oodaloo-sandbox-client"
 SANDBOX_QBO_CLIENT_SECRET = "oodaloo-sandbox-secret"
 SANDBOX_QBO_WEBHOOK_VERIFIER_TOKEN = "oodaloo-sandbox-verifier"
+# The digest's sender when none is configured: fine on one machine (the file outbox), refused in production.
+DEV_MAIL_FROM = "Oodaloo <digest@oodaloo.localhost>"
 EMBEDDED_SANDBOX_IN_PRODUCTION = (
     "OODALOO_EMBEDDED_SANDBOX cannot be enabled in production: the embedded sandbox mints tokens and injects faults "
     "for anyone who asks; run it as its own server (`oodaloo sandbox`) and point OODALOO_QBO_* at it"
@@ -94,6 +96,56 @@ class Settings(BaseSettings):
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
+    # The Friday digest and mail. Links in mail point at public_base_url (unset: http://host:port; production must
+    # set it). With smtp_host set, mail goes out by SMTP (required in production); without it, each message is written
+    # as an .eml file under outbox_dir and shown at /outbox (the embedded default). The digest goes out on Friday at
+    # digest_send_hour in each business's own time zone, from the sweep; digest_schedule is off by default only in the
+    # test environment, where many apps share one database and the clock is the real one.
+    public_base_url: str = ""
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # STARTTLS before authenticating (a relay on loopback without TLS is the exception: turn it off there).
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    mail_from: str = DEV_MAIL_FROM
+    outbox_dir: str = "var/outbox"
+    digest_send_hour: int = Field(default=7, ge=0, le=23)
+    digest_schedule: bool = True
+
+    # The test drive (/test-drive): without an account, a visitor drives a demo scenario's company of their own, made
+    # in a QBO sandbox through its admin paths, or connects their own QuickBooks company read-only. The scenarios need
+    # that sandbox: test_drive_sandbox_url, its base URL, which must be where OODALOO_QBO_API_BASE_URL points (a trial's
+    # company is reached through the app's one QBO connection); unset, the embedded sandbox when it is mounted, else
+    # the scenarios are off (production never mounts it: there they need a standalone `oodaloo sandbox` named here).
+    # A trial and everything in it is removed test_drive_lifetime_hours after it starts; test_drive_pool_size
+    # companies of each scenario are kept made and synced once someone opened the page, so a click costs no sync; at
+    # most test_drive_max_trials run at once.
+    test_drive_sandbox_url: str = ""
+    test_drive_lifetime_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    test_drive_pool_size: int = Field(default=1, ge=0, le=20)
+    test_drive_max_trials: int = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _check_test_drive_sandbox(self) -> Settings:
+        named = self.test_drive_sandbox_url.rstrip("/")
+        if named and named != self.qbo_api_base_url.rstrip("/"):
+            raise ValueError(
+                "OODALOO_TEST_DRIVE_SANDBOX_URL must be where OODALOO_QBO_API_BASE_URL points: the test drive's "
+                "companies are made in that sandbox and reached through the app's one QBO connection"
+            )
+        return self
+
+    @property
+    def test_drive_sandbox(self) -> str | None:
+        """Where the test drive makes its scenarios' companies; None when they are off."""
+        if self.test_drive_sandbox_url:
+            return self.test_drive_sandbox_url.rstrip("/")
+        if self.embedded_sandbox and self.environment != "production":
+            return self.qbo_api_base_url.rstrip("/")
+        return None
+
     @model_validator(mode="before")
     @classmethod
     def _environment_defaults(cls, data: Any) -> Any:
@@ -102,11 +154,13 @@ class Settings(BaseSettings):
             data.setdefault("demo_autologin", environment == "development")
             data.setdefault("auto_migrate", environment != "production")
             data.setdefault("embedded_sandbox", environment != "production")
+            data.setdefault("digest_schedule", environment != "test")
             own_base = f"http://{data.get('host', '127.0.0.1')}:{data.get('port', 8000)}"
             sandbox_base = own_base + EMBEDDED_SANDBOX_PATH
             defaults = [("qbo_redirect_uri", own_base + "/qbo/callback")]
             if environment != "production":  # production never mounts the sandbox these would point at
                 defaults += [
+                    ("public_base_url", own_base),
                     ("qbo_api_base_url", sandbox_base),
                     ("qbo_discovery_url", sandbox_base + "/.well-known/openid_configuration"),
                 ]
@@ -163,6 +217,23 @@ class Settings(BaseSettings):
             problems.append(
                 "OODALOO_QBO_API_BASE_URL and OODALOO_QBO_DISCOVERY_URL must be set in production (Intuit's, or a "
                 "standalone `oodaloo sandbox`): their defaults point at the embedded sandbox, never mounted there"
+            )
+        problems += self._mail_problems()
+        return problems
+
+    def _mail_problems(self) -> list[str]:
+        problems: list[str] = []
+        if not self.smtp_host:
+            problems.append(
+                "OODALOO_SMTP_HOST must be set in production: the Friday digest is sent by SMTP there (the file "
+                "outbox is for the embedded default only)"
+            )
+        if self.mail_from == DEV_MAIL_FROM:
+            problems.append("OODALOO_MAIL_FROM must be set in production: the address the digest is sent from")
+        if not self.public_base_url.startswith(("https://", "http://")):
+            problems.append(
+                "OODALOO_PUBLIC_BASE_URL must be set in production (e.g. https://oodaloo.example.com): the links in "
+                "the digest point there"
             )
         return problems
 

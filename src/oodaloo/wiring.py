@@ -1,6 +1,6 @@
 """Building the QBO runtime from settings — one HTTP transport, the QBO connections, SmartSync with every action
-handler registered — shared by the app (``main.py``) and ``oodaloo worker`` (``cli.py``); and connecting the
-embedded demo business to the mounted sandbox."""
+handler and job kind registered (the mirror's syncs, monitoring, the Friday digest) — shared by the app (``main.py``)
+and ``oodaloo worker`` (``cli.py``); and connecting the embedded demo business to the mounted sandbox."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.http import HttpRequest, HttpTransport, TransportError
 from oodaloo.infra.jobs.smart_sync import ReconcilePolicy, SmartSyncService, SyncReconciler
 from oodaloo.infra.logging import get_logger
+from oodaloo.runway.experiences.digest_jobs import DigestJobs, register_digests
+from oodaloo.runway.experiences.test_drive import register_test_drive
 from oodaloo.runway.monitoring import register_monitoring
 from oodaloo.settings import Settings
 
@@ -67,6 +69,7 @@ class QBORuntime(SyncReconciler):
     sync: SmartSyncService
     mirror_jobs: MirrorSyncJobs  # the mirror's syncs as jobs; also the webhook inbox's sync requester
     database: Database | None = field(default=None)  # owned (and disposed of) only when built for a worker
+    digests: DigestJobs | None = field(default=None)  # the Friday digest's jobs (built by ``build_runtime``)
 
     async def aclose(self) -> None:
         await super().aclose()
@@ -102,18 +105,21 @@ def build_runtime(
         redis_url=settings.redis_url,
     )
     register_handlers(sync, connections)
-    mirror_jobs = MirrorSyncJobs(
-        smart_sync=sync,
-        bulk=QBOBulkScheduledService(
-            mirror=MirrorSync(sync=sync, connections=connections, sessionmaker=sessionmaker), sessionmaker=sessionmaker
-        ),
+    bulk = QBOBulkScheduledService(
+        mirror=MirrorSync(sync=sync, connections=connections, sessionmaker=sessionmaker),
         sessionmaker=sessionmaker,
+        digest_hour=settings.digest_send_hour,
     )
+    mirror_jobs = MirrorSyncJobs(smart_sync=sync, bulk=bulk, sessionmaker=sessionmaker)
     mirror_jobs.register(sweep=settings.mirror_sweep)
     # The drift check (after each sync) and the daily snapshot: what the mirror's sweep keeps fresh is watched with it.
     register_monitoring(sync, sessionmaker, mirror_jobs, sweep=settings.mirror_sweep)
+    # The Friday digest: its sweep finds the businesses (and advisors) whose Friday morning has come.
+    digests = register_digests(settings, sync, bulk, mirror_jobs, sessionmaker)
     register_action_jobs(settings, sync, connections, sessionmaker)
-    return QBORuntime(transport, connections, sync, mirror_jobs, database)
+    # The test drive: its pool's job kind, and the sweep that removes ended trials.
+    register_test_drive(settings, sync, connections, mirror_jobs, sessionmaker)
+    return QBORuntime(transport, connections, sync, mirror_jobs, database, digests)
 
 
 def register_handlers(sync: SmartSyncService, connections: ConnectionService) -> None:

@@ -19,7 +19,11 @@ def test_embedded_default_serves_the_demo_company_linked_to_the_sandbox(
     realm_id = sandbox_config(embedded).realm_id
 
     with serve(create_app(embedded)) as base_url, httpx.Client(base_url=base_url) as browser:
-        home = browser.get("/")
+        landing = browser.get("/")  # signs the demo user in and lands on their one business's console
+        assert landing.status_code == 303
+        [demo] = browser.get("/api/businesses").json()
+        assert landing.headers["location"] in (f"/businesses/{demo['id']}", f"/businesses/{demo['id']}/first-sync")
+        home = browser.get("/businesses")
         assert home.status_code == 200
         assert DEMO_EMAIL in home.text
         assert demo_business_name("healthy") in home.text

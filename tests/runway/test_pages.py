@@ -1,4 +1,5 @@
-"""Console pages over real HTTP, as a browser on the development server uses them (plain-http cookies)."""
+"""Console pages over real HTTP, as a browser on the development server uses them (plain-http cookies): ``/`` lands
+a signed-in person on their business's console, ``/businesses`` lists what they reach, sign-in and sign-out."""
 
 from __future__ import annotations
 
@@ -44,15 +45,25 @@ def csrf_token_in(page: str) -> str:
     return match.group(1)
 
 
+def demo_business_id(browser: httpx.Client) -> str:
+    [business] = browser.get("/api/businesses").json()
+    business_id: str = business["id"]
+    return business_id
+
+
 def test_loopback_visitor_is_signed_in_as_the_demo_user(console: str) -> None:
     with httpx.Client(base_url=console) as browser:
-        page = browser.get("/")
+        landing = browser.get("/")
+        assert landing.status_code == 303
+        assert "oodaloo_session" in browser.cookies
+        # Their one business: the demo company's console.
+        assert landing.headers["location"] == f"/businesses/{demo_business_id(browser)}"
+        page = browser.get("/businesses")
         assert page.status_code == 200
         assert DEMO_EMAIL in page.text
         assert demo_business_name("healthy") in page.text
         assert "America/Los_Angeles" in page.text
         assert DEMO_REALM_ID in page.text
-        assert "oodaloo_session" in browser.cookies
         # The cookie now identifies the demo user to the API too.
         assert browser.get("/api/me").json()["email"] == DEMO_EMAIL
 
@@ -103,7 +114,9 @@ def test_signin_page_shows_businesses_and_signout_ends_the_session(
             data={"email": account.email, "password": account.password, "csrf_token": csrf_token_in(wrong.text)},
         )
         assert signed_in.status_code == 303
-        home = browser.get("/")
+        [business] = browser.get("/api/businesses").json()
+        assert browser.get("/").headers["location"] == f"/businesses/{business['id']}"
+        home = browser.get("/businesses")
         assert account.email in home.text
         assert "Northwind Studio" in home.text
         assert "Europe/Berlin" in home.text
@@ -122,7 +135,8 @@ PROXIED = {"X-Forwarded-For": "203.0.113.9"}
 
 def test_the_demo_user_signs_back_in_after_signing_out(console: str) -> None:
     with httpx.Client(base_url=console) as browser:
-        home = browser.get("/")
+        browser.get("/")
+        home = browser.get("/businesses")
         assert DEMO_EMAIL in home.text
         browser.post("/signout", data={"csrf_token": csrf_token_in(home.text)})
         assert browser.get("/api/me").status_code == 401
@@ -135,7 +149,7 @@ def test_the_demo_user_signs_back_in_after_signing_out(console: str) -> None:
         assert back_in.status_code == 303
         assert back_in.headers["location"] == "/"
         assert browser.get("/api/me").json()["email"] == DEMO_EMAIL
-        assert DEMO_REALM_ID in browser.get("/").text  # the demo business is theirs again
+        assert DEMO_REALM_ID in browser.get("/businesses").text  # the demo business is theirs again
 
 
 def test_continuing_as_the_demo_user_requires_the_forms_csrf_token(console: str) -> None:

@@ -52,7 +52,7 @@ def test_the_connect_dance_links_the_business_to_the_qbo_company(served: Served,
     assert redirect.status_code == 302
     assert redirect.headers["location"].startswith(f"{served.sandbox}/connect/oauth2?")
     callback = owner.get(consent(redirect.headers["location"], REDIRECT_URI))
-    assert (callback.status_code, callback.headers["location"]) == (303, "/")
+    assert (callback.status_code, callback.headers["location"]) == (303, f"/businesses/{business_id}/first-sync")
 
     status = connection(owner, business_id)
     assert status["status"] == "connected"

@@ -31,6 +31,10 @@ def production_values(**overrides: Any) -> dict[str, Any]:
         "qbo_api_base_url": UNREACHABLE_QBO,
         "qbo_discovery_url": UNREACHABLE_QBO + "/.well-known/openid_configuration",
         "qbo_redirect_uri": "https://oodaloo.example.com/qbo/callback",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": 9,  # loopback's discard port: nothing is mailed from these tests
+        "mail_from": "Oodaloo <digest@oodaloo.example.com>",
+        "public_base_url": "https://oodaloo.example.com",
     }
     values.update(overrides)
     return values

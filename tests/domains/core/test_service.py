@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -15,7 +16,8 @@ from oodaloo.domains.core.service import AccountService, BusinessService
 from oodaloo.infra.auth import passwords
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
-from tests.conftest import TEST_PASSWORD, unique_email
+from oodaloo.migrations import upgrade_to_head
+from tests.conftest import TEST_PASSWORD, new_database_url, unique_email
 
 
 @pytest.fixture
@@ -64,7 +66,24 @@ async def test_expired_or_revoked_sessions_do_not_authenticate(database: Databas
         assert await accounts.user_for_session(started.token) is None
 
 
-async def test_demo_account_is_ensured_once_and_follows_the_scenario(database: Database) -> None:
+@pytest.fixture
+def own_database_url(tmp_path: Path, worker_id: str) -> str:
+    """A database of this test's own: the demo user it links to a company must not be the shared database's demo
+    user (the console's tests expect theirs to own exactly one business)."""
+    url = new_database_url(tmp_path, f"oodaloo_test_{worker_id}_demo_account")
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture
+async def own_database(own_database_url: str) -> AsyncIterator[Database]:
+    db = Database(own_database_url)
+    yield db
+    await db.dispose()
+
+
+async def test_demo_account_is_ensured_once_and_follows_the_scenario(own_database: Database) -> None:
+    database = own_database
     realm_id = str(uuid.uuid4().int)[:16]
     for scenario in ("healthy", "healthy", "crisis"):
         async with unit_of_work(database.sessionmaker) as session:

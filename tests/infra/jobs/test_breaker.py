@@ -129,6 +129,21 @@ async def test_an_abandoned_probe_is_handed_to_another_caller_after_its_lease(su
     assert await subject.breaker.admit(REALM) is Admission.PROBE
 
 
+async def test_a_released_probe_is_handed_to_the_next_caller_at_once(subject: Subject) -> None:
+    await fail(subject.breaker, SETTINGS.failure_threshold)
+    await subject.advance(SETTINGS.cooldown_seconds + MARGIN)
+    assert await subject.breaker.admit(REALM) is Admission.PROBE
+    await subject.breaker.release_probe(REALM)  # its call was cancelled before QBO answered
+    assert await subject.breaker.admit(REALM) is Admission.PROBE
+    assert await subject.breaker.admit(REALM) is Admission.REFUSED  # still one probe at a time
+
+
+async def test_releasing_a_probe_of_a_closed_circuit_changes_nothing(subject: Subject) -> None:
+    await subject.breaker.release_probe(REALM)
+    assert await subject.breaker.state(REALM) is BreakerState.CLOSED
+    assert await subject.breaker.admit(REALM) is Admission.ALLOWED
+
+
 def test_settings_are_validated() -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         BreakerSettings(failure_threshold=0)

@@ -360,6 +360,33 @@ async def test_a_failed_probe_reopens_the_circuit(service: SmartSyncService, san
     assert exported_circuit_state(service, realm) == 2  # re-opened by the failed probe
 
 
+async def test_a_probe_cancelled_before_qbo_answered_lets_the_next_call_probe_at_once(
+    service: SmartSyncService, sandbox: Sandbox, realm: str
+) -> None:
+    """A sync whose lanes are cancelled together (one refused by the half-open circuit cancels the one probing) must
+    not leave the realm refused for the probe's whole lease: the next call probes and closes the circuit."""
+    credentials = credentials_for(sandbox, realm)
+    await credentials.access_token()
+    sandbox.inject(realm, "503", count=BREAKER.failure_threshold)
+    with pytest.raises(QBOUnavailable):
+        await service.execute_with_retry(company_info(realm), credentials=credentials, priority=Priority.BACKGROUND)
+    await wait_for_state(service, realm, BreakerState.HALF_OPEN)
+
+    sandbox.set_faults(latency_ms=2000)
+    try:
+        probe = asyncio.create_task(service.execute_with_retry(company_info(realm), credentials=credentials))
+        await _background_share_busy(sandbox, realm, 1)  # the probe is at QBO, no answer yet
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
+    finally:
+        sandbox.set_faults(latency_ms=0)
+
+    response = await service.execute_with_retry(company_info(realm), credentials=credentials)
+    assert response.status == 200
+    assert await service.circuit_state(realm) is BreakerState.CLOSED
+
+
 @memory_only
 async def test_client_errors_do_not_open_the_circuit(service: SmartSyncService, sandbox: Sandbox, realm: str) -> None:
     credentials = credentials_for(sandbox, realm)

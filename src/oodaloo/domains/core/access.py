@@ -47,10 +47,14 @@ class Grant:
     role: Role
     may_act: bool = False
     firm_id: uuid.UUID | None = None
+    # Why no one may act in this business, whatever their role (a read-only test drive: ``read_only.py``).
+    read_only: str | None = None
 
     def allows(self, capability: Capability) -> bool:
         if capability is Capability.READ:
             return True
+        if capability is Capability.ACT and self.read_only is not None:
+            return False
         if self.role is Role.OWNER:
             return True
         if self.role is Role.ADVISOR:
@@ -68,7 +72,10 @@ class Grant:
         return self.role.value
 
     def refusal(self, capability: Capability) -> str:
-        """Why this grant does not allow ``capability``: the role needed and the caller's."""
+        """Why this grant does not allow ``capability``: the role needed and the caller's (or why the business is
+        read-only)."""
+        if capability is Capability.ACT and self.read_only is not None:
+            return self.read_only
         return f"This needs {capability.needs}; yours is {self.describe()}."
 
     def strongest(self, other: Grant | None) -> Grant:

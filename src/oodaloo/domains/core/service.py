@@ -6,6 +6,7 @@ Services only ``flush()``; the boundary that opened the session commits or rolls
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from oodaloo.domains.core.models import (
     User,
     UserSession,
 )
+from oodaloo.domains.core.read_only import read_only_reason, read_only_reasons
 from oodaloo.domains.core.repository import (
     ApiTokenRepository,
     BusinessRepository,
@@ -218,6 +220,10 @@ class BusinessService:
             earlier = reached.get(business.id)
             grant = firm_grant(engagement.firm_id, engagement.advisors_may_act)
             reached[business.id] = BusinessWithRole(business, grant.strongest(earlier.grant if earlier else None))
+        refused = await read_only_reasons(self.session, (entry.business for entry in reached.values()))
+        for business_id, reason in refused.items():
+            entry = reached[business_id]
+            reached[business_id] = BusinessWithRole(entry.business, dataclasses.replace(entry.grant, read_only=reason))
         return sorted(reached.values(), key=lambda entry: (entry.business.created_at, entry.business.id))
 
     async def access(self, business_id: uuid.UUID, user: User) -> BusinessWithRole | None:
@@ -231,6 +237,8 @@ class BusinessService:
         if grant is None:
             return None
         business = membership.business if membership is not None else engagements[0].business
+        if (reason := await read_only_reason(self.session, business)) is not None:
+            grant = dataclasses.replace(grant, read_only=reason)
         return BusinessWithRole(business, grant)
 
     async def update(self, business: Business, patch: BusinessPatch, actor: User) -> Business:

@@ -67,6 +67,10 @@ class CircuitBreaker(Protocol):
 
     async def record_failure(self, realm_id: str) -> Transition: ...
 
+    async def release_probe(self, realm_id: str) -> None:
+        """The probe this caller was given ended without an answer (cancelled, or it never sent): another caller may
+        probe now rather than after the probe's lease."""
+
     async def state(self, realm_id: str) -> BreakerState: ...
 
     async def aclose(self) -> None: ...
@@ -115,6 +119,11 @@ class MemoryCircuitBreaker:
             return Transition.NONE
         circuit.failures, circuit.open_until, circuit.probe_until = 0, now + self._settings.cooldown_seconds, 0.0
         return Transition.OPENED
+
+    async def release_probe(self, realm_id: str) -> None:
+        circuit = self._circuits.get(realm_id)
+        if circuit is not None and circuit.open_until:
+            circuit.probe_until = 0.0
 
     async def state(self, realm_id: str) -> BreakerState:
         circuit = self._circuits.get(realm_id)
@@ -194,6 +203,15 @@ return 0
 """
 )
 
+# A half-open circuit's probe ended without an answer: the next caller may probe.
+_RELEASE_PROBE = (
+    _LUA_HELPERS
+    + """
+if num('open_until') > 0 then redis.call('HSET', KEYS[1], 'probe_until', '0') end
+return 0
+"""
+)
+
 # Returns 0 closed, 1 open, 2 half-open.
 _STATE = (
     _LUA_HELPERS
@@ -226,6 +244,7 @@ class RedisCircuitBreaker:
         self._failure = client.register_script(_FAILURE)
         self._success = client.register_script(_SUCCESS)
         self._state = client.register_script(_STATE)
+        self._release_probe = client.register_script(_RELEASE_PROBE)
 
     def _key(self, realm_id: str) -> str:
         return f"{self._key_prefix}{{{realm_id}}}"
@@ -245,6 +264,9 @@ class RedisCircuitBreaker:
             args=[settings.failure_threshold, settings.failure_window_seconds, settings.cooldown_seconds, self._ttl_ms],
         )
         return {0: Transition.NONE, 1: Transition.OPENED, 2: Transition.REOPENED}[int(result)]
+
+    async def release_probe(self, realm_id: str) -> None:
+        await self._release_probe(keys=[self._key(realm_id)])
 
     async def state(self, realm_id: str) -> BreakerState:
         result = await self._state(keys=[self._key(realm_id)])

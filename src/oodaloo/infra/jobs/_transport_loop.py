@@ -120,10 +120,15 @@ class TransportLoop:
         while True:
             run.attempt += 1
             self._check_deadline(run)
-            await self._pass_breaker(run)
-            # Before the slot: a token refresh talks to Intuit's OAuth server and must not hold a QBO slot meanwhile.
-            token = await credentials.access_token()
-            outcome = await self._send_once(run, token)
+            probing = await self._pass_breaker(run)
+            try:
+                # Before the slot: a token refresh talks to Intuit's OAuth server and must not hold a QBO slot.
+                token = await credentials.access_token()
+                outcome = await self._send_once(run, token)
+            except BaseException:
+                if probing:  # no answer to judge QBO by: let the next caller probe at once, not after the lease
+                    await self._breaker.release_probe(call.realm_id)
+                raise
             await self._record_health(call.realm_id, outcome)
             response = outcome.response
             if response is not None and response.status == UNAUTHORIZED_STATUS and not run.refreshed:
@@ -139,7 +144,8 @@ class TransportLoop:
         if run.deadline is not None and time.monotonic() >= run.deadline:
             raise DeadlineExceeded(may_have_reached_qbo=run.may_have_reached_qbo)
 
-    async def _pass_breaker(self, run: _Run) -> None:
+    async def _pass_breaker(self, run: _Run) -> bool:
+        """Refuse the call while the realm's circuit is open; True when this call is the half-open circuit's probe."""
         admission = await self._breaker.admit(run.call.realm_id)
         if admission is Admission.REFUSED:
             self.metrics.circuit_refusals.inc()
@@ -153,6 +159,8 @@ class TransportLoop:
         if admission is Admission.PROBE:
             self.metrics.set_circuit_state(run.call.realm_id, BreakerState.HALF_OPEN)
             logger.info("qbo.circuit_probe", realm_id=run.call.realm_id, label=run.call.label)
+            return True
+        return False
 
     async def _send_once(self, run: _Run, token: str) -> _Outcome:
         call = run.call

@@ -1,4 +1,4 @@
-"""The console's static files, served by the app itself (no CDN): htmx and its server-sent-events extension from the
+"""The console's static files, served by the app itself (no CDN): htmx from the
 pinned ``django-js-lib-htmx`` wheel (the files only; nothing of Django is imported), and our stylesheet and script."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ _HTMX = resources.files("js_lib_htmx") / "static" / "htmx"
 _OURS = resources.files("oodaloo.runway.experiences") / "static"
 ASSETS = {
     "htmx.min.js": (_HTMX / "htmx.min.js", "text/javascript"),
-    "htmx-sse.js": (_HTMX / "ext" / "sse.js", "text/javascript"),
     "console.css": (_OURS / "console.css", "text/css"),
     "console.js": (_OURS / "console.js", "text/javascript"),
 }

@@ -17,9 +17,11 @@ from oodaloo.domains.core.service import BusinessService
 from oodaloo.infra.auth.csrf import CSRF_COOKIE, CsrfSigner
 from oodaloo.infra.web.errors import AppError, NotFound, PermissionDenied, error_body
 from oodaloo.runway.deps import BusinessContext, OptionalCaller, SessionDep
+from oodaloo.runway.experiences.phrases import register_filters
 from oodaloo.settings import Settings
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+register_filters(templates.env)
 
 
 class SignInRequired(Exception):

@@ -1,13 +1,15 @@
-"""Console pages: the signed-in user's businesses, the sign-in form (with "Continue as the demo user" for a visitor on
-this machine in the embedded default), sign-out. Forms are CSRF-protected."""
+"""Console pages: ``/`` (where a signed-in person lands: ``onboarding.landing``), the list of the user's businesses, the
+sign-in form (with "Continue as the demo user" for a visitor on this machine in the embedded default; ``?next=`` a
+path on this site to go back to), sign-out. Forms are CSRF-protected."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from oodaloo.domains.core.demo import DEMO_EMAIL
@@ -18,7 +20,8 @@ from oodaloo.domains.core.schemas import normalize_email
 from oodaloo.domains.core.service import AccountService, BusinessService
 from oodaloo.runway.cookies import clear_session_cookie, set_session_cookie
 from oodaloo.runway.deps import SESSION_COOKIE, OptionalCaller, SessionDep, SettingsDep, ThrottleDep, client_address
-from oodaloo.runway.experiences.web import csrf_ok, render
+from oodaloo.runway.experiences.onboarding import is_advisor, landing, local_path
+from oodaloo.runway.experiences.web import SignInRequired, csrf_ok, render
 from oodaloo.settings import EMBEDDED_SANDBOX_PATH, Settings
 
 router = APIRouter(include_in_schema=False)
@@ -70,15 +73,17 @@ async def _signin_page(
     email: str = "",
     error: str | None = None,
     status_code: int = 200,
+    next_path: str | None = None,
 ) -> HTMLResponse:
     demo_offered = await _demo_user(request, session, settings) is not None
-    context = {"email": email, "error": error, "demo_offered": demo_offered}
+    context = {"email": email, "error": error, "demo_offered": demo_offered, "next": next_path or ""}
     return _render(request, "signin.html", context, status_code=status_code)
 
 
-def _signed_in(token: str, expires_at: datetime, settings: Settings) -> Response:
-    """Home, with the new session's cookie; a browser that signs in again may be autologged in again."""
-    response = RedirectResponse("/", status_code=303)
+def _signed_in(token: str, expires_at: datetime, settings: Settings, next_path: str | None = None) -> Response:
+    """Back where the visitor was going (a path on this site) or home, with the new session's cookie; a browser that
+    signs in again may be autologged in again."""
+    response = RedirectResponse(next_path or "/", status_code=303)
     set_session_cookie(response, token, expires_at, settings)
     response.delete_cookie(NO_AUTOLOGIN_COOKIE)
     return response
@@ -86,21 +91,39 @@ def _signed_in(token: str, expires_at: datetime, settings: Settings) -> Response
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request, caller: OptionalCaller, session: SessionDep, settings: SettingsDep) -> Response:
+    """Signed out: the sign-in page (or, on this machine in the embedded default, signed in as the demo user).
+    Signed in: where ``landing`` says — a business's console, the portfolio, the list, or creating a business."""
     user = caller.user if caller else await _autologin_user(request, session, settings)
     if user is None:
         return RedirectResponse("/signin", status_code=303)
-    entries = await BusinessService(session).list_for(user)
-    sandbox_path = EMBEDDED_SANDBOX_PATH if settings.embedded_sandbox else None
-    response = _render(request, "index.html", {"user": user, "entries": entries, "sandbox_path": sandbox_path})
+    response = RedirectResponse(await landing(session, user), status_code=303)
     if caller is None:
         started = await AccountService(session).start_session(user)
         set_session_cookie(response, started.token, started.expires_at, settings)
     return response
 
 
+@router.get("/businesses", response_class=HTMLResponse)
+async def business_list(
+    request: Request, caller: OptionalCaller, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Every business the user reaches, with their role and its QuickBooks company, each opening its console."""
+    if caller is None:
+        raise SignInRequired()
+    entries = await BusinessService(session).list_for(caller.user)
+    sandbox_path = EMBEDDED_SANDBOX_PATH if settings.embedded_sandbox else None
+    context = {"user": caller.user, "entries": entries, "sandbox_path": sandbox_path, "advisor": is_advisor(entries)}
+    return _render(request, "index.html", context)
+
+
 @router.get("/signin", response_class=HTMLResponse)
-async def signin_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    return await _signin_page(request, session, settings)
+async def signin_form(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    next_param: Annotated[str | None, Query(alias="next")] = None,
+) -> Response:
+    return await _signin_page(request, session, settings, next_path=local_path(next_param))
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -112,36 +135,45 @@ async def signin(
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
+    next_param: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
+    next_path = local_path(next_param)
+    page = functools.partial(_signin_page, request, session, settings, email=email, next_path=next_path)
     if not _csrf_ok(request, csrf_token):
-        return await _signin_page(request, session, settings, email=email, error=FORM_EXPIRED, status_code=403)
+        return await page(error=FORM_EXPIRED, status_code=403)
     try:
         user = await AccountService(session).sign_in(
             normalize_email(email), password, throttle=throttle, client_address=client_address(request)
         )
     except (ValueError, InvalidCredentials):
-        error = InvalidCredentials.message
-        return await _signin_page(request, session, settings, email=email, error=error, status_code=401)
+        return await page(error=InvalidCredentials.message, status_code=401)
     except SignInThrottled as refused:
-        page = await _signin_page(request, session, settings, email=email, error=refused.message, status_code=429)
-        page.headers.update(refused.headers or {})
-        return page
+        throttled = await page(error=refused.message, status_code=429)
+        throttled.headers.update(refused.headers or {})
+        return throttled
     started = await AccountService(session).start_session(user)
-    return _signed_in(started.token, started.expires_at, settings)
+    return _signed_in(started.token, started.expires_at, settings, next_path)
 
 
 @router.post("/signin/demo", response_class=HTMLResponse)
 async def signin_as_demo(
-    request: Request, session: SessionDep, settings: SettingsDep, csrf_token: Annotated[str, Form()] = ""
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf_token: Annotated[str, Form()] = "",
+    next_param: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     """The sign-in page's "Continue as the demo user": the demo user's way back in after signing out (no password)."""
+    next_path = local_path(next_param)
     if not _csrf_ok(request, csrf_token):
-        return await _signin_page(request, session, settings, error=FORM_EXPIRED, status_code=403)
+        return await _signin_page(request, session, settings, error=FORM_EXPIRED, status_code=403, next_path=next_path)
     user = await _demo_user(request, session, settings)
     if user is None:
-        return await _signin_page(request, session, settings, error=DEMO_UNAVAILABLE, status_code=403)
+        return await _signin_page(
+            request, session, settings, error=DEMO_UNAVAILABLE, status_code=403, next_path=next_path
+        )
     started = await AccountService(session).start_session(user)
-    return _signed_in(started.token, started.expires_at, settings)
+    return _signed_in(started.token, started.expires_at, settings, next_path)
 
 
 @router.post("/signout")

@@ -103,7 +103,8 @@ def create_router(redirect_uri: str) -> APIRouter:
         realm_id: Annotated[str | None, Query(alias="realmId")] = None,
         error: str | None = None,
     ) -> Response:
-        """Where QuickBooks sends the browser back: store the connection, then go to the console (or answer JSON)."""
+        """Where QuickBooks sends the browser back: store the connection, then show the first sync's progress (or
+        answer JSON)."""
         if error:
             raise ConnectDeclined(error[:100])
         session_token = request.cookies.get(SESSION_COOKIE)
@@ -114,7 +115,7 @@ def create_router(redirect_uri: str) -> APIRouter:
         connected = await connections.complete(state, code, realm_id, session_token)
         if _wants_json(request):
             return JSONResponse(_out(connected).model_dump(mode="json"))
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(f"/businesses/{connected.business_id}/first-sync", status_code=303)
 
     @router.post("/api/businesses/{business_id}/qbo/disconnect")
     async def disconnect(
