@@ -155,7 +155,9 @@ def test_our_payment_voided_is_one_alert_whether_the_reconciler_or_a_sync_finds_
         await worker.runtime.sync.reconcile_action(UUID(paid["action_id"]))  # the reconciler's look a minute later
 
     with_worker(watched.books.settings, recheck)
-    assert watched.sweep() == 1  # the reconciler's finding makes the check due, before any sync
+    # The reconciler's finding makes this business's check due before any sync (an earlier test's business in the
+    # module's database may be due as well): the alert below is what that check raised.
+    assert watched.sweep() >= 1
     [alert] = watched.alerts()
     assert (alert["kind"], alert["subject"]["id"]) == ("payment_voided", paid["bill_payment_id"])
     assert money(alert["amount"]) == amount
