@@ -40,7 +40,6 @@ from tests.support.pages import (
     phone,
     screenshot,
     serve_embedded,
-    wire_test_drive,
 )
 from tests.support.qbo import Browsers, SandboxCompany, Served, connect, new_business
 
@@ -67,7 +66,6 @@ def app(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Em
     database_url = new_database_url(folder, f"oodaloo_test_{worker_id}_walkthrough")
     settings_for = embedded_settings_for(folder, database_url, sandbox_scenario="tight", test_drive_pool_size=0)
     with serve_embedded(settings_for) as served:
-        wire_test_drive(served)
         yield served
 
 

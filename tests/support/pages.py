@@ -28,7 +28,6 @@ from fastapi import FastAPI
 from playwright.sync_api import Locator, Page, ViewportSize
 
 from oodaloo.main import create_app
-from oodaloo.runway.experiences.test_drive import register_test_drive
 from oodaloo.settings import Settings
 from tests.support.credentials import TEST_SECRET_KEY
 
@@ -242,16 +241,6 @@ def serve_embedded(settings_for: Callable[[int], Settings]) -> Iterator[Embedded
         server.should_exit = True
         thread.join(timeout=30)
         listener.close()
-
-
-def wire_test_drive(app: EmbeddedApp) -> None:
-    """The test drive's job kinds (its pool, the sweep ending trials) in the served app, where the app's own wiring
-    does not register them (yet: ``register_test_drive`` says it is the wiring's)."""
-    state = app.app.state
-    with contextlib.suppress(ValueError):  # already registered by the wiring
-        register_test_drive(
-            app.settings, state.smart_sync, state.qbo_connections, state.sync_requester, state.database.sessionmaker
-        )
 
 
 def embedded_settings_for(folder: Path, database_url: str, **overrides: Any) -> Callable[[int], Settings]:

@@ -39,7 +39,6 @@ from tests.support.pages import (
     screenshot,
     serve_embedded,
     tab_to,
-    wire_test_drive,
 )
 from tests.support.qbo import Browser, Browsers, Served, add_member, connect, new_business
 
@@ -135,7 +134,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[S
     database_url = new_database_url(folder, f"oodaloo_test_{worker_id}_every_page")
     settings_for = embedded_settings_for(folder, database_url, test_drive_pool_size=0)
     with serve_embedded(settings_for) as app:
-        wire_test_drive(app)
         # The set-up's own sync is not SmartSync-paced: QBO's limits (on in the mounted sandbox) would only slow it.
         httpx.post(f"{app.sandbox}/_sandbox/limits", json={"enabled": False}).raise_for_status()
         served = Served(app.url, app.sandbox, app.settings)

@@ -38,7 +38,7 @@ from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.main import create_app
 from oodaloo.runway.core.cache import runway_cache
-from oodaloo.runway.experiences.test_drive import register_test_drive, trial_config
+from oodaloo.runway.experiences.test_drive import trial_config
 from oodaloo.sandbox.app import create_sandbox_app
 from oodaloo.sandbox.config import DEFAULT_REALM_ID, SandboxConfig
 from oodaloo.settings import Settings
@@ -67,15 +67,6 @@ class Served:
     settings: Settings
 
 
-def wire_test_drive(app: Any) -> None:
-    """What the wiring's ``build_runtime`` does for every process that runs jobs (until it does, the test does)."""
-    state = app.state
-    with contextlib.suppress(ValueError):  # already registered by the app's own wiring
-        register_test_drive(
-            state.settings, state.smart_sync, state.qbo_connections, state.sync_requester, state.database.sessionmaker
-        )
-
-
 @contextlib.contextmanager
 def serve_test_drive(settings: Settings, **overrides: Any) -> Iterator[Served]:
     """A standalone sandbox (QBO's limits on) and the app pointed at it, the sandbox named as the test drive's; jobs
@@ -93,9 +84,7 @@ def serve_test_drive(settings: Settings, **overrides: Any) -> Iterator[Served]:
                 **overrides,
             }
         )
-        app = create_app(app_settings)
-        with serve(app) as url:
-            wire_test_drive(app)
+        with serve(create_app(app_settings)) as url:
             yield Served(url, sandbox, app_settings)
 
 

@@ -6,29 +6,24 @@ saved as test artifacts; axe-core finds no serious or critical problem on the te
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from oodaloo.main import create_app
 from oodaloo.settings import Settings
 from tests.conftest import new_database_url
-from tests.runway.experiences.test_test_drive import pool_ready, wire_test_drive
+from tests.runway.experiences.test_test_drive import pool_ready
 from tests.support.app_process import REPO_ROOT
 from tests.support.browser import chromium
 from tests.support.credentials import TEST_SECRET_KEY
+from tests.support.pages import serve_embedded
 from tests.support.waiting import until
 
 PAGE_MS = 30_000
@@ -36,32 +31,6 @@ PHONE = {"width": 390, "height": 844}
 # The pool's first company: made, connected and synced while the visitor reads the page (slower on a loaded machine).
 POOL_READY_SECONDS = 120.0
 START_SECONDS = 30.0
-
-
-@contextlib.contextmanager
-def serve_on_its_own_port(settings_for: Any) -> Iterator[tuple[str, Settings]]:
-    """The embedded app on a port bound first, so its settings (the mounted sandbox's URLs) name that port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    settings: Settings = settings_for(port)
-    app = create_app(settings)
-    config = uvicorn.Config(app, log_level=None, lifespan="on", access_log=False, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="test-drive-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_SECONDS
-    while not server.started:
-        assert thread.is_alive(), "the app did not start"
-        assert time.monotonic() < deadline, "the app did not start in time"
-        time.sleep(0.01)
-    wire_test_drive(app)
-    try:
-        yield f"http://127.0.0.1:{port}", settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +52,8 @@ def embedded(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterat
             log_level="WARNING",
         )
 
-    with serve_on_its_own_port(settings_for) as served:
-        yield served
+    with serve_embedded(settings_for) as served:
+        yield served.url, served.settings
 
 
 def artifacts() -> Path:
