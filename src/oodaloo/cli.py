@@ -46,6 +46,7 @@ def run(
     """Apply migrations and serve the app (API, console and, except in production, the embedded QBO sandbox)."""
     import uvicorn
 
+    from oodaloo.infra.collector import freeze_start_up
     from oodaloo.infra.db.engine import ensure_sqlite_directory
     from oodaloo.main import create_app
     from oodaloo.migrations import upgrade_to_head
@@ -56,8 +57,10 @@ def run(
     Path("var").mkdir(exist_ok=True)
     ensure_sqlite_directory(settings.database_url)
     upgrade_to_head(settings.database_url)
+    served = create_app(settings)
+    freeze_start_up()
     # log_config=None: our structlog setup (with redaction) handles uvicorn's records too.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(served, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 def _settings_or_exit(**overrides: Any) -> Settings:
@@ -125,6 +128,7 @@ def worker() -> None:
     """
     import asyncio
 
+    from oodaloo.infra.collector import freeze_start_up
     from oodaloo.infra.jobs.smart_sync import run_worker
     from oodaloo.infra.logging import configure_logging
     from oodaloo.infra.metrics import serve_metrics
@@ -138,6 +142,7 @@ def worker() -> None:
         runtime = await worker_runtime(settings)
         if settings.worker_metrics_port is not None:
             serve_metrics(runtime.sync.metrics.registry, settings.worker_metrics_host, settings.worker_metrics_port)
+        freeze_start_up()
         return runtime
 
     asyncio.run(run_worker(redis_url=redis_url, startup=startup))

@@ -27,3 +27,11 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def freeze_start_up() -> None:
+    """In a long-running process once it has started (modules imported, the app built): what is alive now lives as
+    long as the process, so it is taken out of the collector's passes. Otherwise each full pass walks it all again
+    (≈ 0.3 s for the ≈ 365,000 objects of a worker, every few digests built). Collected first: no garbage is frozen."""
+    gc.collect()
+    gc.freeze()

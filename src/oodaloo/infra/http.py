@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-import msgspec
+
+from oodaloo.infra.exact_json import loads_exact
 
 DEFAULT_MAX_CONNECTIONS = 50
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -31,11 +31,6 @@ class HttpRequest:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
 
 
-# msgspec's decoder: the stdlib's result (Decimal for every number with a fraction or exponent) in about 70% of its
-# time, which a full sync of 100,000 objects notices (ADR 0008).
-_JSON_WITH_DECIMALS = msgspec.json.Decoder(float_hook=Decimal)
-
-
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -47,8 +42,8 @@ class HttpResponse:
         """The body as JSON, numbers with a fraction as Decimal (amounts must never pass through float). Raises
         ValueError when the body is not JSON."""
         try:
-            return _JSON_WITH_DECIMALS.decode(self.content)
-        except msgspec.DecodeError as error:
+            return loads_exact(self.content)
+        except ValueError as error:
             raise ValueError(f"the response body is not JSON: {error}") from error
 
     @property

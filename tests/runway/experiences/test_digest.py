@@ -386,8 +386,8 @@ def test_the_advisor_digest_lists_every_client(served: Served, browsers: Browser
     assert "Advisor's Own Books" not in mail.text
     assert "Its QuickBooks data is not synced yet." in mail.text
     crisis_line = digest.clients[0]
-    assert crisis_line.runway is not None
+    assert crisis_line.figures is not None
     assert f"{BASE_URL}/businesses/{crisis.id}" in mail.html
-    assert money(crisis_line.runway.free_cash, crisis_line.currency) in mail.text
+    assert money(crisis_line.figures.free_cash, crisis_line.currency) in mail.text
     assert mail.to == (digest.advisor.address,)
     assert mail.subject == "Your clients this Friday: 3 businesses, 2 with cash running short"

@@ -2,7 +2,8 @@
 its digest at 07:00 — for businesses in Auckland, New York and Los Angeles each at their own 07:00 — and once only,
 whatever is swept or run again. A stale mirror is synced first (no sync when fresh, and none holds the digest back
 past the grace); a sender that died is replaced once its lease runs out; a refused send is tried again and delivered
-to a real SMTP server on loopback; an advisor's digest goes once a week.
+to a real SMTP server on loopback; an advisor's digest goes once a week, after its clients' own (quoting
+them) or an hour after its hour at the latest.
 
 The app, a standalone sandbox and the businesses live in a database of this module's own: the sweeps see every
 business in their database. Each test works in a week of its own (the send ledger is per week)."""
@@ -26,12 +27,13 @@ from oodaloo.domains.core.digest_audience import business_recipients
 from oodaloo.domains.core.digest_models import DigestSend, DigestStatus
 from oodaloo.domains.core.digest_sends import DigestKey, DigestLedger
 from oodaloo.domains.core.models import Membership, Role, User
-from oodaloo.domains.qbo.service import DIGEST_LEASE, DigestOutcome
+from oodaloo.domains.qbo.service import ADVISOR_DIGEST_WAIT, DIGEST_LEASE, DigestOutcome
 from oodaloo.domains.qbo.sync_jobs import MIRROR_SCOPE, MIRROR_SYNC_JOB
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.mail import FileOutbox
 from oodaloo.migrations import upgrade_to_head
+from oodaloo.runway.experiences.digest import ClientFigures, runway_phrase
 from oodaloo.runway.experiences.digest_jobs import ADVISOR_DIGEST_JOB, BUSINESS_DIGEST_JOB, SYNC_GRACE, DigestJobs
 from oodaloo.settings import Settings
 from oodaloo.wiring import QBORuntime, build_runtime
@@ -180,6 +182,13 @@ def sends_of(settings: Settings, week: date) -> list[DigestSend]:
             await database.dispose()
 
     return asyncio.run(go())
+
+
+def advisor_text(outbox: Path, world: World) -> str:
+    [entry] = FileOutbox(outbox).list_for(world.advisor.email)
+    opened = FileOutbox(outbox).open(entry.id)
+    assert opened is not None and opened.text is not None
+    return opened.text
 
 
 def mails_to(outbox: Path, browser: Browser) -> list[str]:
@@ -362,11 +371,12 @@ def test_a_refused_digest_is_tried_again_and_delivered_over_smtp_with_its_chart_
 
 
 # ==================================================================================================== advisors
-def test_an_advisors_digest_goes_once_a_week_at_the_hour_of_most_of_their_clients(
+def test_an_advisors_digest_goes_once_a_week_after_its_clients_own_quoting_what_their_owners_were_sent(
     served: Served, world: World, tmp_path: Path
 ) -> None:
     day = friday(5)
     settings = digest_settings(served, tmp_path)
+    new_york = world.companies["new_york"]
 
     async def scenario(runtime: QBORuntime, traveller: Any) -> list[DigestOutcome]:
         digests, queue = jobs_of(runtime), Recorder()
@@ -375,6 +385,13 @@ def test_an_advisors_digest_goes_once_a_week_at_the_hour_of_most_of_their_client
         await digests.sweep_advisors(queue)
         assert queue.take(ADVISOR_DIGEST_JOB) == []
         traveller.move_to(local(ZONES["new_york"], day, 7, 0))
+        # The New York client's own digest is due and not sent yet: the advisor's waits for it.
+        await digests.sweep_advisors(queue)
+        assert queue.take(ADVISOR_DIGEST_JOB) == []
+        await digests.sweep_businesses(queue)
+        clients_due = queue.take()
+        assert new_york.business_id in {key.subject_id for key in clients_due}
+        assert all([await digests.deliver(key) == DigestOutcome.SENT for key in clients_due])
         await digests.sweep_advisors(queue)
         due = queue.take(ADVISOR_DIGEST_JOB)
         assert len(due) == 1
@@ -387,6 +404,43 @@ def test_an_advisors_digest_goes_once_a_week_at_the_hour_of_most_of_their_client
     assert outcomes == [DigestOutcome.SENT, DigestOutcome.SKIPPED, DigestOutcome.SKIPPED]
     [subject] = mails_to(tmp_path, world.advisor)
     assert subject.startswith("Your clients this Friday: 2 businesses")
+    # The New York line gives the figures kept with its owner's digest (not computed again).
+    [row] = [send for send in sends_of(settings, monday_of(day)) if send.business_id == new_york.business_id]
+    assert row.summary is not None
+    figures = ClientFigures.from_json(row.summary)
+    [owner_subject] = mails_to(tmp_path, new_york.owner)
+    assert runway_phrase(figures.runway_days) in owner_subject
+    text = advisor_text(tmp_path, world)
+    [line] = [block for block in text.split("\n\n") if f"/businesses/{new_york.business_id}" in block]
+    assert f"Runway: {runway_phrase(figures.runway_days)}" in line
+    assert f"Hygiene: {figures.hygiene_score} / 100" in line
+    assert f"Late invoices: {figures.late_count}, " in line
+
+
+def test_an_advisors_digest_waits_for_its_clients_own_an_hour_at_most(
+    served: Served, world: World, tmp_path: Path
+) -> None:
+    day = friday(6)
+    settings = digest_settings(served, tmp_path)
+
+    async def scenario(runtime: QBORuntime, traveller: Any) -> None:
+        digests, queue = jobs_of(runtime), Recorder()
+        # The New York client's digest never goes (its mail server is down, say): the advisor's goes an hour late.
+        traveller.move_to(local(ZONES["new_york"], day, 7, 59))
+        await digests.sweep_advisors(queue)
+        assert queue.take(ADVISOR_DIGEST_JOB) == []
+        traveller.move_to(local(ZONES["new_york"], day, 7, 0) + ADVISOR_DIGEST_WAIT)
+        await digests.sweep_advisors(queue)
+        [due] = queue.take(ADVISOR_DIGEST_JOB)
+        assert await digests.deliver(due) == DigestOutcome.SENT
+
+    run_with_runtime(settings, local(ZONES["new_york"], day, 6, 0), scenario)
+    assert sends_of(settings, monday_of(day)) == []  # no client's own digest went
+    text = advisor_text(tmp_path, world)
+    # Its clients' figures computed for it, as they stand.
+    assert text.count("Runway: ") == 2
+    for name in ("new_york", "los_angeles"):
+        assert f"/businesses/{world.companies[name].business_id}" in text
 
 
 def test_an_address_that_can_never_receive_mail_is_not_mailed(served: Served, world: World) -> None:

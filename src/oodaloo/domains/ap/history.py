@@ -11,7 +11,6 @@ fetched, with the cyclic garbage collector held off (it would otherwise walk the
 from __future__ import annotations
 
 import bisect
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +39,7 @@ from oodaloo.domains.qbo.mirror_models import (
 )
 from oodaloo.infra.collector import collector_paused
 from oodaloo.infra.db.rows import column_rows
+from oodaloo.infra.exact_json import loads_exact
 
 ZERO = Decimal("0.00")
 # A bill without a TxnDate (QBO always sets one; a hand-made object might not) has been there all along.
@@ -472,7 +472,7 @@ def _payment_lines(rows: Iterable[tuple[str, date | None, str]]) -> _PaymentLine
     lines = _PaymentLines()
     for payment_id, txn_date, raw_text in rows:
         # Amounts are money: parsed as Decimal, never through float.
-        raw: dict[str, Any] = json.loads(raw_text, parse_float=Decimal)
+        raw: dict[str, Any] = loads_exact(raw_text)
         day = txn_date or UNDATED
         linked = list(_linked_amounts(raw))
         with_credit = any(kind == "VendorCredit" for kind, _, _ in linked)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import calendar
 import enum
 import functools
-import json
 import re
 import statistics
 import uuid
@@ -77,6 +76,7 @@ from oodaloo.infra.collector import collector_paused
 from oodaloo.infra.db.base import Base, IdMixin, str_enum, utcnow
 from oodaloo.infra.db.repository import TenantRepository
 from oodaloo.infra.db.rows import column_rows
+from oodaloo.infra.exact_json import loads_exact
 from oodaloo.infra.web.errors import InvalidInput, NotFound
 
 ZERO = Decimal("0.00")
@@ -377,7 +377,7 @@ async def load_spending_history(session: AsyncSession, business_id: uuid.UUID) -
                 spends.append(spend)
         for qbo_id, txn_date, raw_text in journal_rows:
             # Line amounts are money: parsed as Decimal (as the mirror's own column reads them), never through float.
-            spend = _journal_entry(qbo_id, txn_date, json.loads(raw_text, parse_float=Decimal), accounts)
+            spend = _journal_entry(qbo_id, txn_date, loads_exact(raw_text), accounts)
             if spend is not None:
                 spends.append(spend)
         for qbo_id, txn_date, total, from_id, to_id in transfer_rows:

@@ -67,6 +67,19 @@ class ChaseItem:
     reason: str
 
 
+@dataclass(frozen=True)
+class OpenReceivables:
+    """What ranking for collection needs as of a day: the invoices open then and the customers' habits learned from
+    the history up to it. The runway computes both for its forecast and keeps them (``RunwayBasis``), so a page that
+    shows both reads the books once."""
+
+    open_invoices: tuple[OpenInvoice, ...]
+    behaviours: Behaviours
+
+    def ranked(self) -> list[ChaseItem]:
+        return rank_for_collection(self.open_invoices, self.behaviours)
+
+
 def rank_for_collection(open_invoices: Iterable[OpenInvoice], behaviours: Behaviours) -> list[ChaseItem]:
     """The overdue invoices, most worth chasing first (ties: the older due date, then the invoice id)."""
     items = []

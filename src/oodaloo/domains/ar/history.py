@@ -9,7 +9,6 @@ credit memo is applied through a Payment, as QBO records it, and settles on that
 from __future__ import annotations
 
 import bisect
-import json
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from oodaloo.domains.qbo.mirror_models import (
     MirrorStatus,
 )
 from oodaloo.infra.collector import collector_paused
+from oodaloo.infra.exact_json import loads_exact
 
 ZERO = Decimal("0.00")
 INVOICE_LINK = "Invoice"
@@ -292,7 +292,7 @@ def _lines_of(lines: str | dict[str, Any] | None) -> list[Any]:
     if isinstance(lines, dict):  # the whole object
         found = lines.get("Line")
         return found if isinstance(found, list) else []
-    parsed = json.loads(lines, parse_float=Decimal)
+    parsed = loads_exact(lines)
     return parsed if isinstance(parsed, list) else []
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import enum
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +45,7 @@ from oodaloo.domains.qbo.mirror_models import (
 from oodaloo.domains.qbo.mirror_repository import SyncStateRepository
 from oodaloo.infra.collector import collector_paused
 from oodaloo.infra.db.rows import column_rows
+from oodaloo.infra.exact_json import loads_exact
 
 ZERO = Decimal("0.00")
 CENTS = Decimal("0.01")
@@ -315,7 +315,7 @@ async def load_cash_ledger(session: AsyncSession, business_id: uuid.UUID) -> Cas
         received_into: dict[tuple[str, str], str] = {}
         for entity, rows in fetched:  # payments and receipts first: a deposit moves the money they received
             for qbo_id, txn_date, raw_text in rows:
-                raw: Raw = json.loads(raw_text, parse_float=Decimal)  # amounts are money: Decimal, never float
+                raw: Raw = loads_exact(raw_text)  # amounts are money: Decimal, never float
                 day = txn_date or UNDATED
                 if entity in ("Payment", "SalesReceipt"):
                     account = ref_id(raw, "DepositToAccountRef")
@@ -342,7 +342,7 @@ async def _cash_accounts(session: AsyncSession, business_id: uuid.UUID) -> list[
     )
     found = []
     for qbo_id, account_type, stored_name, balance, status, raw_text in rows:
-        raw: Raw = json.loads(raw_text, parse_float=Decimal)
+        raw: Raw = loads_exact(raw_text)
         kind = AccountKind.BANK if account_type == BANK_TYPE else AccountKind.CREDIT_CARD
         name = raw.get("FullyQualifiedName") or stored_name or qbo_id
         found.append(

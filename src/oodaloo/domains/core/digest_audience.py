@@ -60,8 +60,8 @@ def deliverable(email: str) -> bool:
     return not email.lower().endswith(UNDELIVERABLE_DOMAIN)
 
 
-async def advisor_client_zones(session: AsyncSession) -> dict[uuid.UUID, list[str]]:
-    """Every advisor (by user id) with the time zones of the businesses they advise, one entry per business."""
+async def advisor_client_zones(session: AsyncSession) -> dict[uuid.UUID, dict[uuid.UUID, str]]:
+    """Every advisor (by user id) with the businesses they advise, each with its time zone."""
     grants: dict[tuple[uuid.UUID, uuid.UUID], Grant] = {}
     zones: dict[uuid.UUID, str] = {}
     direct = select(Membership.user_id, Membership.business_id, Membership.role, Membership.may_act, Business.timezone)
@@ -78,10 +78,10 @@ async def advisor_client_zones(session: AsyncSession) -> dict[uuid.UUID, list[st
     for user_id, business_id, firm_id, zone in (await session.execute(engaged)).all():
         grants[(user_id, business_id)] = firm_grant(firm_id, False).strongest(grants.get((user_id, business_id)))
         zones[business_id] = zone
-    clients: dict[uuid.UUID, list[str]] = {}
+    clients: dict[uuid.UUID, dict[uuid.UUID, str]] = {}
     for (user_id, business_id), grant in grants.items():
         if grant.role is Role.ADVISOR:
-            clients.setdefault(user_id, []).append(zones[business_id])
+            clients.setdefault(user_id, {})[business_id] = zones[business_id]
     return clients
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oodaloo.infra.db.base import Base, CreatedAtMixin, IdMixin, str_enum, utcnow
@@ -56,6 +57,9 @@ class DigestSend(_DigestSend, Base):
     )
 
     business_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
+    # The figures the digest gave (runway, cash, what is late and due...), kept when it is sent so the advisors' digests
+    # of the week quote them rather than compute them again: plain JSON, amounts as strings.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AdvisorDigestSend(_DigestSend, Base):

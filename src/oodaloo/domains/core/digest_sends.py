@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, and_, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -119,10 +119,21 @@ class DigestLedger:
         """Push the lease on while the holder works; False when it is no longer the holder's."""
         return await self._update_held(claim, lease_expires_at=now + lease, updated_at=now)
 
-    async def finish(self, claim: Claim, *, message_id: str, recipients: int, now: datetime) -> bool:
-        """Mark the digest sent. False when the lease was lost meanwhile (another sender took it over: ADR 0013)."""
+    async def finish(
+        self,
+        claim: Claim,
+        *,
+        message_id: str,
+        recipients: int,
+        now: datetime,
+        summary: dict[str, Any] | None = None,
+    ) -> bool:
+        """Mark the digest sent, keeping a business's ``summary``. False when the lease was lost meanwhile (another
+        sender took it over: ADR 0013)."""
+        kept = {"summary": summary} if summary is not None and claim.key.kind == "business" else {}
         return await self._update_held(
             claim,
+            **kept,
             status=DigestStatus.SENT,
             sent_at=now,
             message_id=message_id,
@@ -150,6 +161,21 @@ class DigestLedger:
         statement = select(model).where(subject == key.subject_id, model.week == key.week)
         found = (await self.session.execute(statement)).scalar_one_or_none()
         return cast(DigestSend | AdvisorDigestSend | None, found)
+
+    async def summaries(self, business_ids: Collection[uuid.UUID], week: date) -> dict[uuid.UUID, dict[str, Any]]:
+        """The summaries the businesses' digests of ``week`` were sent with (those sent, and sent with one)."""
+        wanted = list(dict.fromkeys(business_ids))
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        for start in range(0, len(wanted), PAIRS_PER_STATEMENT):
+            statement = select(DigestSend.business_id, DigestSend.summary).where(
+                DigestSend.business_id.in_(wanted[start : start + PAIRS_PER_STATEMENT]),
+                DigestSend.week == week,
+                DigestSend.status == DigestStatus.SENT,
+                DigestSend.summary.is_not(None),
+            )
+            rows = (await self.session.execute(statement)).all()
+            found.update((business_id, summary) for business_id, summary in rows)
+        return found
 
     async def unsettled(
         self, kind: DigestKind, keys: Collection[tuple[uuid.UUID, date]], *, now: datetime

@@ -18,7 +18,7 @@ from oodaloo.domains.ap.decisions import BillClass
 from oodaloo.domains.ap.history import OpenBill, load_open_bills
 from oodaloo.domains.ap.payables import load_decision_inputs, window_of
 from oodaloo.domains.ar.behaviour import learn_behaviour
-from oodaloo.domains.ar.collections import rank_for_collection
+from oodaloo.domains.ar.collections import OpenReceivables
 from oodaloo.domains.ar.history import ZERO, load_receivables
 from oodaloo.domains.core.models import Business, User
 from oodaloo.domains.core.plan_models import Plan, PlanItem, PlanStatus
@@ -80,8 +80,13 @@ class DigestData:
     synced_at: datetime | None  # when the last successful sync of the mirror finished
 
 
-async def load_digest_data(session: AsyncSession, business: Business, today: date) -> DigestData:
-    late, late_count, late_total, receivables_total = await _receivables(session, business.id, today)
+async def load_digest_data(
+    session: AsyncSession, business: Business, today: date, receivables: OpenReceivables | None = None
+) -> DigestData:
+    """``receivables``: today's, when the caller has them already (the runway keeps them); else read here."""
+    if receivables is None:
+        receivables = await _open_receivables(session, business.id, today)
+    late, late_count, late_total, receivables_total = _receivables(receivables)
     due, due_count, due_total, payables_total = await _payables(session, business.id, today)
     run = await SyncRunRepository(session, business.id).latest(outcome=SyncOutcome.SUCCEEDED)
     return DigestData(
@@ -99,12 +104,13 @@ async def load_digest_data(session: AsyncSession, business: Business, today: dat
     )
 
 
-async def _receivables(
-    session: AsyncSession, business_id: uuid.UUID, today: date
-) -> tuple[tuple[LateInvoice, ...], int, Decimal, Decimal]:
+async def _open_receivables(session: AsyncSession, business_id: uuid.UUID, today: date) -> OpenReceivables:
     receivables = await load_receivables(session, business_id)
-    open_invoices = receivables.open_as_of(today)
-    ranked = rank_for_collection(open_invoices, learn_behaviour(receivables, today))
+    return OpenReceivables(tuple(receivables.open_as_of(today)), learn_behaviour(receivables, today))
+
+
+def _receivables(receivables: OpenReceivables) -> tuple[tuple[LateInvoice, ...], int, Decimal, Decimal]:
+    ranked = receivables.ranked()
     late = tuple(
         LateInvoice(
             invoice_id=item.invoice.invoice_id,
@@ -118,7 +124,7 @@ async def _receivables(
         for item in ranked[:TOP_LATE_INVOICES]
     )
     late_total = sum((item.invoice.balance for item in ranked), ZERO)
-    return late, len(ranked), late_total, sum((invoice.balance for invoice in open_invoices), ZERO)
+    return late, len(ranked), late_total, sum((invoice.balance for invoice in receivables.open_invoices), ZERO)
 
 
 async def _payables(

@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeDecorator
 
 from oodaloo.domains.qbo.schemas import QBOEntity, encode_json, encode_raw_json
 from oodaloo.infra.db.base import Base, IdMixin, str_enum, utcnow
+from oodaloo.infra.exact_json import loads_exact
 
 # QBO amounts carry two decimals; 18 digits hold any balance a small business can have.
 MONEY = Numeric(18, 2)
@@ -56,7 +57,7 @@ class ExactJSON(TypeDecorator[dict[str, Any]]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any] | None:
         if value is None:
             return None
-        loaded: dict[str, Any] = json.loads(value, parse_float=Decimal)
+        loaded: dict[str, Any] = loads_exact(value)
         return loaded
 
 

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -64,6 +65,9 @@ DIGEST_LEASE = timedelta(seconds=60)
 # The longest one digest may take to build and hand over. A mail server that hangs is cut off here and the attempt
 # counts as failed (tried again later), so no live sender keeps a digest for long.
 DIGEST_DEADLINE_SECONDS = 180.0
+# An advisor's digest waits for its clients' own digests of the week (it quotes their figures), at most this long after
+# its send hour: a client's digest held for its mirror's sync, or failing, does not keep the advisor's back for long.
+ADVISOR_DIGEST_WAIT = timedelta(hours=1)
 
 
 class BusinessNotSyncable(Exception):
@@ -106,10 +110,12 @@ class DueDigest:
 
 @dataclass(frozen=True)
 class SentDigest:
-    """What a ``DigestSender`` handed over: the message's id (None when the digest had nobody to go to)."""
+    """What a ``DigestSender`` handed over: the message's id (None when the digest had nobody to go to), and for a
+    business's digest the figures it gave, kept for its advisors' digests."""
 
     message_id: str | None
     recipients: int
+    summary: dict[str, Any] | None = None
 
 
 class DigestOutcome(enum.StrEnum):
@@ -241,13 +247,23 @@ class QBOBulkScheduledService:
 
     async def advisor_digests_due(self) -> list[DueDigest]:
         """Advisors whose digest of this week is due now and not yet sent: past Friday's send hour in the zone
-        most of their clients share (``advisor_zone``)."""
+        most of their clients share (``advisor_zone``), and after their clients' own digests went out (whose figures
+        it quotes), or ADVISOR_DIGEST_WAIT after the hour whatever is left."""
         now = self._clock()
+        clients_due = {item.key.subject_id for item in await self.digests_due()}
         async with unit_of_work(self._sessionmaker) as session:
-            advisors = [
-                (user_id, advisor_zone(zones, now)) for user_id, zones in (await advisor_client_zones(session)).items()
-            ]
-            return await self._unsettled(session, "advisor", advisors, now)
+            advisors = await advisor_client_zones(session)
+            due = await self._unsettled(
+                session,
+                "advisor",
+                [(user_id, advisor_zone(list(zones.values()), now)) for user_id, zones in advisors.items()],
+                now,
+            )
+        return [
+            item
+            for item in due
+            if now >= item.due_at + ADVISOR_DIGEST_WAIT or clients_due.isdisjoint(advisors[item.key.subject_id])
+        ]
 
     async def _unsettled(
         self, session: AsyncSession, kind: DigestKind, subjects: list[tuple[uuid.UUID, str]], now: datetime
@@ -283,7 +299,11 @@ class QBOBulkScheduledService:
             return DigestOutcome.FAILED
         async with unit_of_work(self._sessionmaker) as session:
             kept = await DigestLedger(session).finish(
-                claim, message_id=sent.message_id or "", recipients=sent.recipients, now=self._clock()
+                claim,
+                message_id=sent.message_id or "",
+                recipients=sent.recipients,
+                now=self._clock(),
+                summary=sent.summary,
             )
         if not kept:
             # Our lease ran out while we sent (a stalled process): another sender may have sent it too (ADR 0013).

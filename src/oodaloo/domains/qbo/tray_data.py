@@ -24,7 +24,6 @@ Every query reads only the typed columns and the few fields of the raw objects i
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -52,6 +51,7 @@ from oodaloo.domains.qbo.mirror_models import (
     MirrorStatus,
 )
 from oodaloo.infra.db.rows import column_rows
+from oodaloo.infra.exact_json import loads_exact
 
 ZERO = Decimal("0.00")
 # The tray looks a week ahead for bills: the weekly ritual's horizon.
@@ -216,21 +216,18 @@ async def load_tray_data(session: AsyncSession, business: Business, today: date)
     reader = _Reader(session, business, today)
     customers = await reader.names(MirroredCustomer)
     vendors = await reader.names(MirroredVendor)
-    hygiene = HygieneFacts(
-        uncategorized=await reader.uncategorized(vendors),
-        unapplied_payments=await reader.unapplied_payments(customers),
-        undeposited=await reader.undeposited(customers),
-        bills_without_due_date=await reader.bills_without_due_date(vendors),
-        unsent_invoices=await reader.unsent_invoices(customers),
-        vendors_missing_info=await reader.vendors_missing_info(),
-        duplicate_bills=await reader.duplicate_bills(vendors),
-    )
     return TrayData(
         as_of=today,
         overdue_invoices=await reader.overdue_invoices(customers),
         bills_due=await reader.bills_due(vendors),
-        hygiene=hygiene,
+        hygiene=await reader.hygiene(customers, vendors),
     )
+
+
+async def load_hygiene_facts(session: AsyncSession, business: Business, today: date) -> HygieneFacts:
+    """The tray's hygiene facts alone (the digest's and the portfolio's need)."""
+    reader = _Reader(session, business, today)
+    return await reader.hygiene(await reader.names(MirroredCustomer), await reader.names(MirroredVendor))
 
 
 # ----------------------------------------------------------------------------------------------------- reading
@@ -257,6 +254,17 @@ class _Reader:
             ),
         )
         return {qbo_id: name or f"#{qbo_id}" for qbo_id, name in rows}
+
+    async def hygiene(self, customers: dict[str, str], vendors: dict[str, str]) -> HygieneFacts:
+        return HygieneFacts(
+            uncategorized=await self.uncategorized(vendors),
+            unapplied_payments=await self.unapplied_payments(customers),
+            undeposited=await self.undeposited(customers),
+            bills_without_due_date=await self.bills_without_due_date(vendors),
+            unsent_invoices=await self.unsent_invoices(customers),
+            vendors_missing_info=await self.vendors_missing_info(),
+            duplicate_bills=await self.duplicate_bills(vendors),
+        )
 
     # -- what is due ---------------------------------------------------------------------------------------------
     async def overdue_invoices(self, customers: dict[str, str]) -> tuple[OverdueInvoice, ...]:
@@ -658,7 +666,7 @@ def json_field(model: type[MirroredRow], dialect: str, *path: str) -> ColumnElem
 
 def lines_of(lines: str | list[Any] | None) -> list[dict[str, Any]]:
     """A ``Line`` array as ``json_field`` gives it, with its amounts as Decimals (never floats: they are money)."""
-    parsed = json.loads(lines, parse_float=Decimal) if isinstance(lines, str) else lines
+    parsed = loads_exact(lines) if isinstance(lines, str) else lines
     return [line for line in parsed if isinstance(line, dict)] if isinstance(parsed, list) else []
 
 

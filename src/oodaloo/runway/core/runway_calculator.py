@@ -26,6 +26,7 @@ from oodaloo.domains.ap.payables import DecisionInputs, load_decision_inputs
 from oodaloo.domains.ap.recurring import RecurringItem, RecurringService, SpendingHistory, load_spending_history
 from oodaloo.domains.ap.scheduled import ScheduledOutflow, load_scheduled_payments
 from oodaloo.domains.ar.behaviour import Behaviours, learn_behaviour
+from oodaloo.domains.ar.collections import OpenReceivables
 from oodaloo.domains.ar.history import OpenInvoice, Receivables, load_receivables
 from oodaloo.domains.core.cash import CashLedger, load_cash_ledger
 from oodaloo.domains.core.models import Business
@@ -62,6 +63,7 @@ class RunwayBasis:
     burn: Decimal  # the average weekly net outflow over the trailing 90 days
     recurring: tuple[RecurringItem, ...]
     invoicing: tuple[InvoiceSeries, ...]
+    receivables: OpenReceivables  # the open invoices and customers' habits the inflows were dated from
 
 
 async def load_books(session: AsyncSession, business: Business) -> Books:
@@ -95,13 +97,14 @@ def basis_of(books: Books, day: date, recurring: Sequence[RecurringItem], *, rep
     """The basis as of ``day`` from books already loaded (a replay leaves out people's decisions)."""
     decisions, earmarks = (NO_DECISIONS, NO_EARMARKS) if replay else (books.decisions, books.earmarks)
     behaviours = learn_behaviour(books.receivables, day)
+    open_invoices = tuple(books.receivables.open_as_of(day))
     invoicing = detect_invoicing(books.receivables, day)
     until = day + timedelta(days=HORIZON_DAYS)
     inputs = assemble(
         today=day,
         timezone=books.timezone,
         starting_cash=books.ledger.cash_as_of(day),
-        invoices=books.receivables.open_as_of(day),
+        invoices=open_invoices,
         behaviours=behaviours,
         bills=books.payables.open_as_of(day),
         decide=decisions.decide,
@@ -113,7 +116,13 @@ def basis_of(books: Books, day: date, recurring: Sequence[RecurringItem], *, rep
         earmarks=earmarks,
         scheduled=() if replay else books.scheduled,
     )
-    return RunwayBasis(inputs, books.ledger.burn(day), tuple(recurring), tuple(invoicing))
+    return RunwayBasis(
+        inputs,
+        books.ledger.burn(day),
+        tuple(recurring),
+        tuple(invoicing),
+        OpenReceivables(open_invoices, behaviours),
+    )
 
 
 def assemble(

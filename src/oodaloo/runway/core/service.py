@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from oodaloo.domains.ap.payables import MirrorNotSynced
+from oodaloo.domains.ar.collections import OpenReceivables
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.qbo.mirror_repository import SyncStateRepository
 from oodaloo.infra.web.errors import InvalidInput, NotFound
@@ -67,6 +68,10 @@ class RunwayService:
             ),
             weeks=[WeekOut(**week_fields(week)) for week in result.weeks],
         )
+
+    async def open_receivables(self) -> OpenReceivables:
+        """Today's open invoices and customers' habits, as the forecast used them (kept with it: no second read)."""
+        return (await self._current()).basis.receivables
 
     async def week(self, number: int) -> WeekDetailOut:
         if not 1 <= number <= WEEKS:

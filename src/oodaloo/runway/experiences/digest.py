@@ -11,7 +11,7 @@ snapshots. Building reads the database only; sending is ``digest_jobs.py``'s.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -116,12 +116,17 @@ class BusinessDigest:
 
     @property
     def runway_phrase(self) -> str:
-        return runway_phrase(self.runway)
+        return runway_phrase(self.runway.runway.days)
+
+    @property
+    def figures(self) -> ClientFigures:
+        """The line an advisor's digest gives this business: the figures its owners were sent."""
+        return ClientFigures.of(self.runway, self.change, self.data, self.hygiene)
 
 
-def runway_phrase(runway: RunwayOut) -> str:
-    """``6 weeks and 3 days``, ``none: below the floor today``, ``beyond 13 weeks``."""
-    days = runway.runway.days
+def runway_phrase(days: int | None) -> str:
+    """``6 weeks and 3 days``, ``none: below the floor today``, ``beyond 13 weeks`` (``days`` None: no run-out within
+    the horizon)."""
     if days is None:
         return f"beyond {HORIZON_DAYS // 7} weeks"
     if days == 0:
@@ -133,8 +138,7 @@ async def build_business_digest(
     session: AsyncSession, business: Business, *, week: date, base_url: str
 ) -> BusinessDigest:
     """The business's digest as its books stand now (MirrorNotSynced before its first sync)."""
-    runway = await RunwayService(session, business).summary()
-    data = await QBODataService(session, business).get_digest_data(runway.as_of)
+    runway, data = await _runway_and_data(session, business)
     return BusinessDigest(
         business_id=business.id,
         name=business.name,
@@ -148,6 +152,14 @@ async def build_business_digest(
         links=links_of(base_url, business.id),
         chart=draw_runway_chart(series_of(runway)),
     )
+
+
+async def _runway_and_data(session: AsyncSession, business: Business) -> tuple[RunwayOut, DigestData]:
+    """The runway, and the mirror's facts from the receivables the runway read (the books are read once)."""
+    service = RunwayService(session, business)
+    runway = await service.summary()
+    receivables = await service.open_receivables()
+    return runway, await QBODataService(session, business).get_digest_data(runway.as_of, receivables)
 
 
 async def runway_change(
@@ -201,29 +213,74 @@ def _reasons(before: DailySnapshot, runway: RunwayOut, data: DigestData) -> tupl
 
 # ------------------------------------------------------------------------------------------------- the advisor's
 @dataclass(frozen=True)
+class ClientFigures:
+    """What an advisor's digest says of one client business. Kept with the business's own digest of the week when it
+    is sent (``as_json``), so the advisor's quotes the very figures the owners received, without computing them
+    again."""
+
+    runway_days: int | None  # None: free cash stays above the floor over the 13 weeks
+    free_cash: Decimal
+    change_headline: str | None  # None: no figure from a week ago
+    late_count: int
+    late_total: Decimal
+    bills_due_count: int
+    bills_due_total: Decimal
+    hygiene_score: int
+    pending_approvals: int
+
+    @classmethod
+    def of(cls, runway: RunwayOut, change: RunwayChange | None, data: DigestData, hygiene: Hygiene) -> ClientFigures:
+        return cls(
+            runway_days=runway.runway.days,
+            free_cash=runway.free_cash,
+            change_headline=change.headline if change is not None else None,
+            late_count=data.late_count,
+            late_total=data.late_total,
+            bills_due_count=data.bills_due_count,
+            bills_due_total=data.bills_due_total,
+            hygiene_score=hygiene.score,
+            pending_approvals=len(data.pending_approvals),
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {field: str(value) if isinstance(value, Decimal) else value for field, value in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> ClientFigures:
+        return cls(
+            runway_days=stored["runway_days"],
+            free_cash=Decimal(stored["free_cash"]),
+            change_headline=stored["change_headline"],
+            late_count=stored["late_count"],
+            late_total=Decimal(stored["late_total"]),
+            bills_due_count=stored["bills_due_count"],
+            bills_due_total=Decimal(stored["bills_due_total"]),
+            hygiene_score=stored["hygiene_score"],
+            pending_approvals=stored["pending_approvals"],
+        )
+
+
+@dataclass(frozen=True)
 class ClientLine:
-    """One client business in an advisor's digest. ``runway`` None: no runway yet (``note`` says why)."""
+    """One client business in an advisor's digest. ``figures`` None: no runway yet (``note`` says why)."""
 
     business_id: uuid.UUID
     name: str
     currency: str
     link: str
-    runway: RunwayOut | None
-    change: RunwayChange | None
-    data: DigestData | None
-    hygiene: Hygiene | None
+    figures: ClientFigures | None
     note: str | None
 
     @property
     def runway_phrase(self) -> str:
-        return runway_phrase(self.runway) if self.runway is not None else "not known yet"
+        return runway_phrase(self.figures.runway_days) if self.figures is not None else "not known yet"
 
     @property
     def risk(self) -> tuple[int, int, str]:
         """Sort key, riskiest first: the shortest runway; clients without one after those with one."""
-        if self.runway is None:
+        if self.figures is None:
             return (1, 0, self.name.casefold())
-        days = self.runway.runway.days
+        days = self.figures.runway_days
         return (0, HORIZON_DAYS + 1 if days is None else days, self.name.casefold())
 
 
@@ -238,7 +295,7 @@ class AdvisorDigest:
     def at_risk(self) -> list[ClientLine]:
         """Clients whose free cash falls below their floor within the 13 weeks."""
         return [
-            client for client in self.clients if client.runway is not None and client.runway.runway.days is not None
+            client for client in self.clients if client.figures is not None and client.figures.runway_days is not None
         ]
 
 
@@ -247,8 +304,20 @@ async def advisor_clients(session: AsyncSession, user: User) -> list[Business]:
     return [entry.business for entry in await BusinessService(session).list_for(user) if entry.role is Role.ADVISOR]
 
 
-async def build_advisor_digest(session: AsyncSession, user: User, *, week: date, base_url: str) -> AdvisorDigest:
-    clients = [await _client_line(session, business, base_url) for business in await advisor_clients(session, user)]
+async def build_advisor_digest(
+    session: AsyncSession,
+    user: User,
+    *,
+    week: date,
+    base_url: str,
+    sent: Mapping[uuid.UUID, ClientFigures] | None = None,
+) -> AdvisorDigest:
+    """``sent``: clients' figures as their own digests of the week gave them; any other client's are computed now."""
+    sent = sent or {}
+    clients = [
+        await _client_line(session, business, base_url, sent.get(business.id))
+        for business in await advisor_clients(session, user)
+    ]
     return AdvisorDigest(
         advisor=Recipient(user.id, user.display_name, user.email),
         week=week,
@@ -257,29 +326,25 @@ async def build_advisor_digest(session: AsyncSession, user: User, *, week: date,
     )
 
 
-async def _client_line(session: AsyncSession, business: Business, base_url: str) -> ClientLine:
+async def _client_line(
+    session: AsyncSession, business: Business, base_url: str, sent: ClientFigures | None
+) -> ClientLine:
     link = links_of(base_url, business.id).overview
+    if sent is not None:
+        return ClientLine(business.id, business.name, business.currency, link, sent, None)
     try:
-        runway = await RunwayService(session, business).summary()
+        runway, data = await _runway_and_data(session, business)
     except MirrorNotSynced:
         note = (
             "Not connected to QuickBooks yet."
             if business.qbo_realm_id is None
             else "Its QuickBooks data is not synced yet."
         )
-        return ClientLine(business.id, business.name, business.currency, link, None, None, None, None, note)
-    data = await QBODataService(session, business).get_digest_data(runway.as_of)
-    return ClientLine(
-        business_id=business.id,
-        name=business.name,
-        currency=business.currency,
-        link=link,
-        runway=runway,
-        change=await runway_change(session, business.id, runway, data),
-        data=data,
-        hygiene=await hygiene_of(session, business, runway.as_of),
-        note=None,
-    )
+        return ClientLine(business.id, business.name, business.currency, link, None, note)
+    change = await runway_change(session, business.id, runway, data)
+    hygiene = await hygiene_of(session, business, runway.as_of)
+    figures = ClientFigures.of(runway, change, data, hygiene)
+    return ClientLine(business.id, business.name, business.currency, link, figures, None)
 
 
 # ------------------------------------------------------------------------------------------------- the mails

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from oodaloo.domains.core.digest_audience import business_recipients, recipient
-from oodaloo.domains.core.digest_sends import DigestKey, DigestKind
+from oodaloo.domains.core.digest_sends import DigestKey, DigestKind, DigestLedger
 from oodaloo.domains.core.models import Business, User
 from oodaloo.domains.qbo.service import DigestOutcome, DueDigest, QBOBulkScheduledService, SentDigest
 from oodaloo.domains.qbo.sync_jobs import MIRROR_SCOPE, MirrorSyncJobs
@@ -30,6 +30,8 @@ from oodaloo.infra.jobs.smart_sync import JobSender, SmartSyncService, SyncStrat
 from oodaloo.infra.logging import get_logger
 from oodaloo.infra.mail import MailTransport, mail_transport
 from oodaloo.runway.experiences.digest import (
+    ClientFigures,
+    advisor_clients,
     advisor_mail,
     build_advisor_digest,
     build_business_digest,
@@ -169,7 +171,7 @@ class DigestJobs:
             digest = await build_business_digest(session, business, week=key.week, base_url=self._config.base_url)
         mail = business_mail(digest, key=key.label, sender=self._config.sender, to=recipients)
         await self._transport.send(mail)
-        return SentDigest(mail.message_id, len(recipients))
+        return SentDigest(mail.message_id, len(recipients), summary=digest.figures.as_json())
 
     async def send_advisor(self, key: DigestKey) -> SentDigest:
         async with self._building, unit_of_work(self._sessionmaker) as session:
@@ -177,7 +179,16 @@ class DigestJobs:
             advisor = await recipient(session, key.subject_id)
             if user is None or advisor is None:
                 return SentDigest(None, 0)
-            digest = await build_advisor_digest(session, user, week=key.week, base_url=self._config.base_url)
+            sent = await DigestLedger(session).summaries(
+                [business.id for business in await advisor_clients(session, user)], key.week
+            )
+            digest = await build_advisor_digest(
+                session,
+                user,
+                week=key.week,
+                base_url=self._config.base_url,
+                sent={business_id: ClientFigures.from_json(summary) for business_id, summary in sent.items()},
+            )
         if not digest.clients:
             return SentDigest(None, 0)
         mail = advisor_mail(digest, key=key.label, sender=self._config.sender)

@@ -55,7 +55,11 @@ def short_money(amount: Decimal, currency: str = "USD") -> str:
 
 
 def _count(number: int, unit: str) -> str:
-    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
+    """``1 bill``, ``3 bills``, ``2 businesses`` (English's regular plurals: the units we count are all regular)."""
+    if number == 1:
+        return f"{number} {unit}"
+    ending = "es" if unit.endswith(("s", "sh", "ch", "x", "z")) else "s"
+    return f"{number} {unit}{ending}"
 
 
 def ago(when: datetime, now: datetime) -> str:

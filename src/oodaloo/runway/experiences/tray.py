@@ -228,8 +228,8 @@ def _capped(groups: Sequence[_Group]) -> tuple[list[TrayItem], list[LeftOut]]:
 
 async def hygiene_of(session: AsyncSession, business: Business, today: date) -> Hygiene:
     await SyncStateRepository(session, business.id).require_synced(business.qbo_realm_id)
-    data = await QBODataService(session, business).get_tray_data(today)
-    return score_hygiene(data.hygiene, business.currency)
+    facts = await QBODataService(session, business).get_hygiene_data(today)
+    return score_hygiene(facts, business.currency)
 
 
 def quickbooks_app_for(api_base_url: str) -> str:
