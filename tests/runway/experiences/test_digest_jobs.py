@@ -187,7 +187,8 @@ def sends_of(settings: Settings, week: date) -> list[DigestSend]:
 def advisor_text(outbox: Path, world: World) -> str:
     [entry] = FileOutbox(outbox).list_for(world.advisor.email)
     opened = FileOutbox(outbox).open(entry.id)
-    assert opened is not None and opened.text is not None
+    assert opened is not None
+    assert opened.text is not None
     return opened.text
 
 
