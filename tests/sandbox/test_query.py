@@ -426,6 +426,7 @@ def test_documented_fields_are_filterable(entity: str, condition: str) -> None:
         ("SELECT * FROM Bill WHERE CustomerRef = '1'", "not queryable"),
         ("SELECT * FROM Bill ORDER BY Line.Amount", "not queryable"),
         ("SELECT * FROM Bill ORDERBY Nonsense DESC", "property 'Nonsense' is not queryable"),
+        ("SELECT * FROM Bill ORDERBY Id, Nonsense", "property 'Nonsense' is not queryable"),
     ],
 )
 def test_evaluation_faults(text: str, detail: str) -> None:
@@ -459,6 +460,9 @@ def test_unknown_entity_passed_to_execute_is_a_fault() -> None:
         ("ORDER BY Balance DESC", ["9", "2", "3", "4", "10", "11", "1"]),
         ("ORDERBY TxnDate DESC, Balance", ["3", "4", "10", "9", "2", "1", "11"]),
         ("ORDER BY TxnDate, Id DESC", ["11", "1", "2", "10", "9", "4", "3"]),
+        # Ids are unique: keys after an Id key never decide.
+        ("ORDER BY Id, Balance DESC", ["1", "2", "3", "4", "9", "10", "11"]),
+        ("ORDER BY Id DESC, TxnDate", ["11", "10", "9", "4", "3", "2", "1"]),
         # Strings ignore case; missing values sort lowest.
         ("ORDER BY DocNumber", ["4", "3", "10", "9", "1", "2", "11"]),
         ("ORDER BY DocNumber DESC", ["11", "2", "1", "9", "10", "3", "4"]),

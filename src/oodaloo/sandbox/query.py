@@ -533,8 +533,24 @@ def _plan(query: Query, entity: str, tz: tzinfo) -> _Plan:
     filters_active = any(spec.name == "Active" for spec, _ in resolved)
     if entity in NAME_LIST_ENTITIES and not filters_active:
         predicates.insert(0, _is_active)
-    order = tuple((_order_reader(_resolve_field(entity, path), tz), desc) for path, desc in query.order_by)
-    return _Plan(tuple(predicates), order)
+    return _Plan(tuple(predicates), _order(entity, query.order_by, tz))
+
+
+def _order(
+    entity: str, order_by: Sequence[tuple[tuple[str, ...], bool]], tz: tzinfo
+) -> tuple[tuple[Reader, bool], ...]:
+    """The sorts a page needs, most significant first. Ids are unique, so keys after an Id key never decide; and
+    rows are put in ascending Id order before sorting, so an ascending Id key needs no sort of its own (a full
+    listing ``ORDERBY Id``, page after page, is then not sorted at all)."""
+    specs = [(_resolve_field(entity, path), descending) for path, descending in order_by]  # each key is checked
+    order: list[tuple[Reader, bool]] = []
+    for spec, descending in specs:
+        if spec.name == "Id":
+            if descending:
+                order.append((_order_reader(spec, tz), descending))
+            break
+        order.append((_order_reader(spec, tz), descending))
+    return tuple(order)
 
 
 def _is_active(row: Row) -> bool:
