@@ -128,6 +128,8 @@ def test_an_advisor_proposes_the_owner_approves_and_execution_ends_with_receipts
     done = text_of(finished_section(owner, plan_id))
     assert "Finished" in done
     assert "3 of 3 done · 3 succeeded" in done
+    # The poll that finds it finished says so where "executing" was said.
+    assert "finished: 3 succeeded." in done
     result = books.get(f"/plans/{plan_id}").json()
     receipts = {item["kind"]: item["receipt"] for item in result["items"]}
     assert f"QuickBooks BillPayment {receipts['bill.pay']['qbo_id']}" in done

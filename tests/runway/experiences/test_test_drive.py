@@ -289,6 +289,15 @@ def test_paying_a_bill_in_a_test_drive_writes_to_its_own_company_and_not_the_dem
     assert bill_payments(demo) == demo_before
 
 
+def test_a_guest_cannot_create_an_api_token_that_would_outlive_the_drive(served: Served, visitors: Any) -> None:
+    visitor = visitors()
+    visitor.start("healthy")
+    refused = visitor.post("/api/auth/tokens", json={"name": "script"})
+    assert refused.status_code == 403, refused.text
+    assert "test drive cannot create API tokens" in refused.json()["error"]["message"]
+    assert visitor.get("/api/auth/tokens").json() == []
+
+
 def test_a_scenario_that_does_not_exist_is_refused_naming_the_choices_and_leaves_nothing(
     served: Served, visitors: Any
 ) -> None:

@@ -185,10 +185,21 @@ async def plan_section(
     session: SessionDep,
     plans: Plans,
 ) -> HTMLResponse:
-    """One plan's section: what the page polls every second while the plan executes (it stops once finished)."""
+    """One plan's section: what the page polls every second while the plan executes (it stops once finished). The
+    poll that finds it finished also says so in the page's result region, in place of "executing"."""
     actor = await acting_member(context, session)
     view = await plan_view(plans, actor, session, await plans.get(business_id, plan_id))
-    return render(request, "console/plan_section.html", page_context(context, "plan", pv=view))
+    done = finished_phrase(view.plan) if view.plan.status is PlanStatus.FINISHED else None
+    return render(request, "console/plan_section_answer.html", page_context(context, "plan", pv=view, done=done))
+
+
+def finished_phrase(plan: PlanOut) -> str:
+    """``finished: 3 succeeded.``, or with what failed or stopped and where to look."""
+    counts = plan.counts
+    parts = [f"{counts.succeeded} succeeded"]
+    parts += [f"{number} {what}" for number, what in ((counts.failed, "failed"), (counts.stopped, "stopped")) if number]
+    tail = "; each item's reason is below." if counts.failed or counts.stopped else "."
+    return f"finished: {', '.join(parts)}{tail}"
 
 
 Move = Callable[[PlanService, Actor], Awaitable[PlanTransitionOut]]

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request, Response, status
 
 from oodaloo.domains.core.schemas import ApiTokenCreatedOut, ApiTokenIn, ApiTokenOut, SignInIn, SignUpIn, UserOut
 from oodaloo.domains.core.service import AccountService
+from oodaloo.domains.core.trials import is_guest
+from oodaloo.infra.web.errors import PermissionDenied
 from oodaloo.runway.cookies import clear_session_cookie, set_session_cookie
 from oodaloo.runway.deps import (
     SESSION_COOKIE,
@@ -69,7 +71,10 @@ async def me(user: CurrentUser) -> UserOut:
 
 @router.post("/auth/tokens", status_code=status.HTTP_201_CREATED)
 async def create_token(body: ApiTokenIn, user: SignedInUser, session: SessionDep) -> ApiTokenCreatedOut:
-    """The token's secret is in this response only; Oodaloo keeps just a digest and its visible prefix."""
+    """The token's secret is in this response only; Oodaloo keeps just a digest and its visible prefix. A test
+    drive's guest gets none: their access ends with the trial, and a token would outlive its session."""
+    if is_guest(user):
+        raise PermissionDenied("A test drive cannot create API tokens: sign up to use the API.")
     api_token, secret = await AccountService(session).create_api_token(user, body.name)
     return ApiTokenCreatedOut(**ApiTokenOut.model_validate(api_token).model_dump(), token=secret)
 
