@@ -8,6 +8,7 @@ page, and a concurrent writer can never slip an older version in between a read 
 from __future__ import annotations
 
 import asyncio
+import operator
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -231,22 +232,41 @@ class MirrorRepository(TenantRepository[MirroredRow]):
 
 @dataclass(frozen=True)
 class _PreparedUpsert:
-    """An upsert compiled once for the driver: its SQL, and per positional parameter either the row's column it takes
-    (with that column type's bind processing) or the constant the statement itself binds."""
+    """An upsert compiled once for the driver: its SQL; the row's columns its leading parameters take, in order, with
+    the bind processing of those whose type has any; and the constants the statement binds after them."""
 
     sql: str
-    slots: tuple[tuple[str | None, Callable[[Any], Any] | None, Any], ...]
+    columns: tuple[str, ...]
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    constants: tuple[Any, ...]
 
     def parameters(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-        return [
-            tuple(
-                constant if column is None else (process(row[column]) if process else row[column])
-                for column, process, constant in self.slots
-            )
-            for row in rows
-        ]
+        getter = operator.itemgetter(*self.columns)
+        values_of = getter if len(self.columns) > 1 else lambda row: (getter(row),)
+        # Remembering each column's last value spares the rows' shared ones (the business, the sync's time) being
+        # processed again for every row.
+        processed = [(index, _last_remembered(process)) for index, process in self.processed]
+        parameters = []
+        for row in rows:
+            values = list(values_of(row))
+            for index, process in processed:
+                values[index] = process(values[index])
+            parameters.append((*values, *self.constants))
+        return parameters
 
 
+def _last_remembered(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    last: list[Any] = [_NOTHING, None]
+
+    def remembered(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return remembered
+
+
+_NOTHING = object()
 # SQLite's prepared upserts by table, columns and kind (the dialect's compilation never changes within a process).
 _PREPARED: dict[tuple[str, tuple[str, ...], bool], _PreparedUpsert] = {}
 
@@ -255,18 +275,24 @@ def _prepared(statement: Insert, dialect: Dialect) -> _PreparedUpsert:
     compiled = statement.compile(dialect=dialect)
     names = compiled.positiontup or []
     processors = compiled._bind_processors  # the same bind processing SQLAlchemy applies to each parameter
-    columns = {column.key for column in statement.table.columns}
-    slots: list[tuple[str | None, Callable[[Any], Any] | None, Any]] = []
+    table_columns = {column.key for column in statement.table.columns}
+    columns: list[str] = []
+    processed: list[tuple[int, Callable[[Any], Any]]] = []
+    constants: list[Any] = []
     for name in names:
         process = processors.get(name)
         if process is not None and not callable(process):
             raise TypeError(f"the parameter {name} of a mirror upsert has a tuple type")
-        if name in columns:
-            slots.append((name, process, None))
+        if name in table_columns:
+            if constants:
+                raise TypeError(f"the row's parameter {name} of a mirror upsert follows a constant one")
+            if process is not None:
+                processed.append((len(columns), process))
+            columns.append(name)
         else:  # a value bound in the statement itself (a status compared against), processed once
             value = compiled.binds[name].effective_value
-            slots.append((None, None, process(value) if process else value))
-    return _PreparedUpsert(str(compiled), tuple(slots))
+            constants.append(process(value) if process else value)
+    return _PreparedUpsert(str(compiled), tuple(columns), tuple(processed), tuple(constants))
 
 
 def _version(values: dict[str, Any]) -> tuple[int, float]:
