@@ -55,9 +55,8 @@ from oodaloo.domains.ap.classify import BillDecision
 from oodaloo.domains.ap.decisions import BillClass
 from oodaloo.domains.ap.history import load_open_bills
 from oodaloo.domains.ap.payables import load_decision_inputs
-from oodaloo.domains.ar.behaviour import learn_behaviour
 from oodaloo.domains.ar.collections import rank_for_collection
-from oodaloo.domains.ar.history import OpenInvoice, load_receivables
+from oodaloo.domains.ar.history import OpenInvoice
 from oodaloo.domains.core.alerts import AlertKind, AlertOut, AlertService
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.qbo.data_service import QBODataService
@@ -439,7 +438,8 @@ async def _overdue_items(session: AsyncSession, business: Business, data: TrayDa
     """Ranked as the chase list ranks them: amount x months late x the chance they are not paid soon anyway."""
     if not data.overdue_invoices:
         return []
-    behaviours = learn_behaviour(await load_receivables(session, business.id), today)
+    # The customers' habits the runway learned for its forecast (kept with it): the books are not read again.
+    behaviours = (await runway_cache.current(session, business)).basis.receivables.behaviours
     facts = {invoice.invoice_id: invoice for invoice in data.overdue_invoices}
     ranked = rank_for_collection([_open_invoice(invoice, today) for invoice in data.overdue_invoices], behaviours)
     chase = f"/businesses/{business.id}/chase"
