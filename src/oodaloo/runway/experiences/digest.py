@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -243,21 +244,13 @@ class ClientFigures:
         )
 
     def as_json(self) -> dict[str, Any]:
-        return {field: str(value) if isinstance(value, Decimal) else value for field, value in self.__dict__.items()}
+        """Plain JSON (amounts as strings: exact)."""
+        stored: dict[str, Any] = msgspec.to_builtins(self)
+        return stored
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> ClientFigures:
-        return cls(
-            runway_days=stored["runway_days"],
-            free_cash=Decimal(stored["free_cash"]),
-            change_headline=stored["change_headline"],
-            late_count=stored["late_count"],
-            late_total=Decimal(stored["late_total"]),
-            bills_due_count=stored["bills_due_count"],
-            bills_due_total=Decimal(stored["bills_due_total"]),
-            hygiene_score=stored["hygiene_score"],
-            pending_approvals=stored["pending_approvals"],
-        )
+        return msgspec.convert(stored, cls)
 
 
 @dataclass(frozen=True)
