@@ -13,8 +13,6 @@ import itertools
 import os
 import re
 import socket
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,13 +21,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Locator, Page, ViewportSize
 
 from oodaloo.main import create_app
 from oodaloo.settings import Settings
 from tests.support.credentials import TEST_SECRET_KEY
+from tests.support.servers import serve
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ARTIFACTS = "var/test-artifacts"
@@ -222,25 +220,12 @@ class EmbeddedApp:
 def serve_embedded(settings_for: Callable[[int], Settings]) -> Iterator[EmbeddedApp]:
     """The app from ``settings_for(port)`` on a port bound first, so that its settings (the mounted sandbox's URLs, the
     OAuth redirect) name the port it is reached on: QuickBooks' consent in a browser comes back to it."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    settings = settings_for(listener.getsockname()[1])
-    app = create_app(settings)
-    # log_config None: a test server must not reconfigure the process's logging (the app owns it).
-    server = uvicorn.Server(uvicorn.Config(app, log_level=None, lifespan="on", access_log=False, log_config=None))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, name="embedded-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_SECONDS
-    try:
-        while not server.started:
-            assert thread.is_alive(), "the app did not start"
-            assert time.monotonic() < deadline, "the app did not start in time"
-            time.sleep(0.01)
-        yield EmbeddedApp(f"http://127.0.0.1:{settings.port}", settings, app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        settings = settings_for(listener.getsockname()[1])
+        app = create_app(settings)
+        with serve(app, listener=listener, start_seconds=START_SECONDS) as url:
+            yield EmbeddedApp(url, settings, app)
 
 
 def embedded_settings_for(folder: Path, database_url: str, **overrides: Any) -> Callable[[int], Settings]:
