@@ -443,15 +443,28 @@ async def bills_page(
         view = await board_view(context, session)
     except MirrorNotSynced:
         return render(request, "console/bills.html", {**page, "waiting": True, "view": None})
-    result: dict[str, Any] = {}
-    if action is not None:
-        result["action"] = await one_action(session, business_id, action)
-    if plan is not None:
-        result["plan"] = await plan_notice(plans, context, session, plan)
+    result = await returned_result(plans, context, session, action, plan)
     if moved is not None and (bill := view.find(moved)) is not None:
         result.update(name=_bill_name(bill), moved_to=bill.decision.klass, reason=bill.decision.reason)
     draft = await draft_summary(plans, context.business.id)
     return render(request, "console/bills.html", {**page, "view": view, "draft": draft, "result": result})
+
+
+async def returned_result(
+    plans: PlanService,
+    context: BusinessContext,
+    session: AsyncSession,
+    action: uuid.UUID | None,
+    plan: uuid.UUID | None,
+) -> dict[str, Any]:
+    """What a full-page form did, as the page it returned to names it: the action's receipt, the plan items were
+    added to (each read back from the books, never echoed from the address)."""
+    result: dict[str, Any] = {}
+    if action is not None:
+        result["action"] = await one_action(session, context.business.id, action)
+    if plan is not None:
+        result["plan"] = await plan_notice(plans, context, session, plan)
+    return result
 
 
 async def plan_notice(

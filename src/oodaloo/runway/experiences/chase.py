@@ -32,7 +32,7 @@ from oodaloo.runway.experiences.board import (
     one_action,
     page_context,
     parsed,
-    plan_notice,
+    returned_result,
 )
 from oodaloo.runway.experiences.page_actions import OnPage, Posted, PostedForm, answered, panel_routes
 from oodaloo.runway.experiences.web import PageBusiness, render
@@ -93,11 +93,7 @@ async def chase_page(
         view = await chase_view(context, session)
     except MirrorNotSynced:
         return render(request, "console/chase.html", {**page, "waiting": True, "view": None})
-    result: dict[str, Any] = {}
-    if action is not None:
-        result["action"] = await one_action(session, business_id, action)
-    if plan is not None:
-        result["plan"] = await plan_notice(plans, context, session, plan)
+    result = await returned_result(plans, context, session, action, plan)
     draft = await draft_summary(plans, business_id)
     return render(request, "console/chase.html", {**page, "view": view, "draft": draft, "result": result})
 
