@@ -65,6 +65,7 @@ import httpx
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.qbo.mirror_models import MIRRORED, NAME_LISTS, SINGLETONS
 from oodaloo.domains.qbo.sync import MirrorSync
+from oodaloo.infra.collector import freeze_start_up
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
 from oodaloo.infra.jobs.rate_limit import (
@@ -544,6 +545,7 @@ def _timed_sync(realm: SandboxRealm, database: Path, *, limits: RateLimits) -> S
     database_url = f"sqlite+aiosqlite:///{database}"
     upgrade_to_head(database_url)
     realm.reset_calls()
+    freeze_start_up()  # as `oodaloo worker` does once started: standing objects leave the collector's passes
     with open(os.devnull, "w") as devnull:
         # Every QBO attempt is logged at INFO as JSON, as in production (its cost is the sync's), but not shown.
         configure_logging("INFO", "json", stream=devnull)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from oodaloo.domains.qbo.client import MAX_PAGE_SIZE, BatchOperation, QBOClient, quote
+from oodaloo.domains.qbo.client import MAX_PAGE_SIZE, BatchOperation, QBOClient, parse_raw_page, quote
 from oodaloo.domains.qbo.errors import (
     QBOAuthError,
     QBODuplicate,
@@ -42,6 +42,7 @@ from oodaloo.domains.qbo.schemas import (
     Vendor,
     encode_json,
 )
+from oodaloo.infra.exact_json import loads_exact
 from oodaloo.infra.jobs.smart_sync import (
     BreakerSettings,
     Priority,
@@ -527,3 +528,40 @@ async def test_open_circuit_fails_fast_without_calling_qbo(sandbox: RunningSandb
         assert seen.get("200", 0) - start.get("200", 0) == 1
     finally:
         await sync.aclose()
+
+
+async def test_a_raw_page_keeps_each_object_s_own_bytes_beside_it(client: QBOClient) -> None:
+    page = await client.query_raw("Bill", max_results=5)
+    assert len(page.rows) == 5
+    assert [loads_exact(text) for text in page.texts] == page.rows
+    assert all(text.startswith(b'{"') and text.endswith(b"}") for text in page.texts)
+    assert page.time is not None
+    assert page.time.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("answer", "rows"),
+    [
+        (
+            b'{"QueryResponse":{"Bill":[{"Id":"1","TotalAmt":10.50},7,{"Id":"2"}]},"time":"2026-01-05T09:00:00-08:00"}',
+            2,
+        ),
+        (b'{"QueryResponse":{},"time":"2026-01-05T09:00:00-08:00"}', 0),
+        (b'{"QueryResponse":{"Bill":{"Id":"1"}}}', 0),
+        (b"[1, 2]", 0),
+    ],
+)
+def test_a_raw_page_reads_only_the_objects_listed_under_the_entity(answer: bytes, rows: int) -> None:
+    page = parse_raw_page(answer, "Bill")
+    assert len(page.rows) == len(page.texts) == rows
+    if rows:
+        assert page.rows[0] == {"Id": "1", "TotalAmt": Decimal("10.50")}
+        assert page.texts[0] == b'{"Id":"1","TotalAmt":10.50}'
+        assert page.time == datetime(2026, 1, 5, 17, tzinfo=UTC)
+
+
+def test_a_raw_page_that_is_not_json_or_holds_no_query_response_object_is_refused() -> None:
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_raw_page(b'{"QueryResponse":', "Bill")
+    with pytest.raises(QBOServerError, match="QueryResponse"):
+        parse_raw_page(b'{"QueryResponse":[]}', "Bill")

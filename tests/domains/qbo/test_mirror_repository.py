@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Text, select, type_coerce
+from sqlalchemy.dialects import sqlite
+
 from oodaloo.domains.core.models import Business
 from oodaloo.domains.qbo.mirror_models import MirroredBill, MirrorStatus, Raw
-from oodaloo.domains.qbo.mirror_repository import MirrorRepository
+from oodaloo.domains.qbo.mirror_repository import MirrorRepository, _quicker
 from oodaloo.infra.db.engine import Database
 from oodaloo.infra.db.session import unit_of_work
+from oodaloo.infra.exact_json import loads_exact
 
 T = TypeVar("T")
 Step = Callable[[MirrorRepository], Awaitable[T]]
@@ -180,3 +186,54 @@ def test_ids_are_kept_per_business(database_url: str) -> None:
     assert first[0] == second[0] == 1
     assert (first[1].balance, second[1].balance) == (Decimal("120.50"), Decimal("1.00"))
     assert first[1].business_id != second[1].business_id
+
+
+def test_an_object_stored_with_its_own_bytes_keeps_them_exactly(database_url: str) -> None:
+    """A sync hands the mirror each object's JSON as QBO sent it: stored as those very bytes (digits, key order and
+    escapes untouched), read back with exact amounts, and the same bytes again change nothing."""
+    sent = (
+        b'{"Id":"3","SyncToken":"0","MetaData":{"CreateTime":"2026-01-05T09:00:00-08:00",'
+        b'"LastUpdatedTime":"2026-01-05T09:00:00-08:00"},"TotalAmt":1.5E+2,"Balance":120.50,'
+        b'"TxnDate":"2026-01-05","PrivateNote":"Caf\\u00e9"}'
+    )
+    parsed = loads_exact(sent)
+
+    async def stored_text(repository: MirrorRepository) -> str:
+        table = repository.model.__table__
+        column = type_coerce(table.c.raw, Text)  # the column's text, not parsed
+        return str(
+            await repository.session.scalar(
+                select(column).where(table.c.business_id == repository.business_id, table.c.qbo_id == "3")
+            )
+        )
+
+    async def store_sent(repository: MirrorRepository) -> int:
+        return await repository.store([parsed], [sent])
+
+    changed = Mirror(database_url).run(store_sent, store_sent, stored_text, row("3"))
+    assert changed[:2] == [1, 0]
+    assert changed[2] == sent.decode()
+    assert changed[3].raw == parsed
+    assert (changed[3].total_amt, changed[3].balance, str(changed[3].raw["Balance"])) == (
+        Decimal("150"),
+        Decimal("120.50"),
+        "120.50",
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moment=st.datetimes(timezones=st.timezones(), min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    day=st.dates(),
+)
+def test_sqlite_s_quicker_moment_and_day_texts_are_sqlalchemy_s_own(moment: datetime, day: date) -> None:
+    """A page's times and dates are written to SQLite by ``isoformat`` rather than SQLAlchemy's formatting: the same
+    text for any moment in any zone and any day, so what is stored, and how it is read back, is unchanged."""
+    dialect = sqlite.dialect()
+    moment_column, day_column = MirroredBill.__table__.c.qbo_updated_at, MirroredBill.__table__.c.due_date
+    for column, value in ((moment_column, moment), (day_column, day), (moment_column, None), (day_column, None)):
+        sqlalchemy_s = column.type.dialect_impl(dialect).bind_processor(dialect)
+        assert sqlalchemy_s is not None
+        quicker = _quicker(column.type, sqlalchemy_s, dialect)
+        assert quicker is not sqlalchemy_s
+        assert quicker(value) == sqlalchemy_s(value)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote as quote_path
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from oodaloo.domains.qbo.errors import QBOError, QBOServerError, error_from
@@ -31,6 +32,7 @@ from oodaloo.domains.qbo.schemas import (
     Report,
     encode_json,
 )
+from oodaloo.infra.exact_json import loads_exact
 from oodaloo.infra.http import HttpResponse, TransportError
 from oodaloo.infra.jobs.smart_sync import (
     Credentials,
@@ -129,10 +131,14 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class RawPage:
-    """One page of objects as QBO sent them, and QBO's own ``time`` of the answer (None if absent)."""
+    """One page of objects as QBO sent them, and QBO's own ``time`` of the answer (None if absent).
+
+    ``texts`` holds each object's own JSON bytes, in the order of ``rows``: the mirror stores those as they came
+    instead of encoding the parsed objects again."""
 
     rows: list[dict[str, Any]]
     time: datetime | None
+    texts: list[bytes] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -202,20 +208,19 @@ class QBOClient:
     ) -> RawPage:
         """One page of objects of any entity type, untouched, with QBO's time of the answer (for the mirror)."""
         statement = _statement(projection, entity_name, where, order_by)
-        body = await self._query_body(f"{statement} STARTPOSITION {start} MAXRESULTS {max_results}")
-        page = _parse(QueryResponse, (body.get("QueryResponse") if isinstance(body, dict) else None) or {})
-        return RawPage(page.rows(entity_name), _answer_time(body))
+        response = await self._query_response(f"{statement} STARTPOSITION {start} MAXRESULTS {max_results}")
+        return parse_raw_page(response.content, entity_name)
 
     async def _query_page(self, statement: str) -> QueryResponse:
-        body = await self._query_body(statement)
+        body = (await self._query_response(statement)).json()
         return _parse(QueryResponse, (body.get("QueryResponse") if isinstance(body, dict) else None) or {})
 
-    async def _query_body(self, statement: str) -> Any:
+    async def _query_response(self, statement: str) -> HttpResponse:
         if len(statement) > MAX_GET_QUERY_CHARS:
             call = self._call("POST", "/query", label="query", body=statement.encode(), content_type="application/text")
         else:
             call = self._call("GET", "/query", label="query", params={"query": statement})
-        return (await self._send(call)).json()
+        return await self._send(call)
 
     # -- single objects ---------------------------------------------------------------------------------------------
 
@@ -455,6 +460,53 @@ def _answer_time(body: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
+
+
+_MEMBERS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def parse_raw_page(content: bytes, entity_name: str) -> RawPage:
+    """A query answer's objects of ``entity_name``, each parsed (exact amounts) beside its own bytes, read without
+    parsing the answer whole and encoding each object again. An answer that is not an object, or holds no list under
+    the entity's name, has no objects; a ``QueryResponse`` that is not an object is refused."""
+    body = _members(content)
+    if body is None:
+        return RawPage([], None)
+    answer = _members(body["QueryResponse"]) if "QueryResponse" in body else {}
+    if answer is None:
+        raise QBOServerError("QuickBooks sent a QueryResponse Oodaloo could not read", detail="not a JSON object")
+    rows: list[dict[str, Any]] = []
+    texts: list[bytes] = []
+    for item in _items(answer.get(entity_name)):
+        text = bytes(item)
+        row = loads_exact(text)
+        if isinstance(row, dict):
+            rows.append(row)
+            texts.append(text)
+    time = _answer_time({"time": loads_exact(bytes(body["time"]))}) if "time" in body else None
+    return RawPage(rows, time, texts)
+
+
+def _members(document: bytes | msgspec.Raw) -> dict[str, msgspec.Raw] | None:
+    """A JSON object's members, each still as its bytes; None for JSON that is not an object. Raises ValueError when
+    ``document`` is not JSON."""
+    try:
+        return _MEMBERS.decode(document)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError as error:
+        raise ValueError(f"the response body is not JSON: {error}") from error
+
+
+def _items(document: msgspec.Raw | None) -> list[msgspec.Raw]:
+    """A JSON array's items, each still as its bytes; none for anything else."""
+    if document is None:
+        return []
+    try:
+        return _ITEMS.decode(document)
+    except msgspec.ValidationError:
+        return []
 
 
 M = TypeVar("M", bound=BaseModel)

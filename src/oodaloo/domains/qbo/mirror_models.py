@@ -46,13 +46,19 @@ class MirrorStatus(enum.StrEnum):
 
 class ExactJSON(TypeDecorator[dict[str, Any]]):
     """A QBO object kept as JSON text with each number's own digits: amounts arrive as Decimal and must never pass
-    through float (a JSON column would refuse Decimals or round them). Read back with Decimals again."""
+    through float (a JSON column would refuse Decimals or round them). Read back with Decimals again.
+
+    Bytes bound to it are taken as JSON already (an object as QBO sent it) and stored as they are."""
 
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
-        return None if value is None else encode_raw_json(value).decode("utf-8")
+    def process_bind_param(self, value: dict[str, Any] | bytes | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        return encode_raw_json(value).decode("utf-8")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any] | None:
         if value is None:
