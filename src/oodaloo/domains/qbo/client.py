@@ -133,12 +133,12 @@ class BatchResult:
 class RawPage:
     """One page of objects as QBO sent them, and QBO's own ``time`` of the answer (None if absent).
 
-    ``texts`` holds each object's own JSON bytes, in the order of ``rows``: the mirror stores those as they came
-    instead of encoding the parsed objects again."""
+    ``texts``, when the page was read from QBO's answer, holds each object's own JSON bytes in the order of ``rows``:
+    the mirror stores those as they came instead of encoding the parsed objects again."""
 
     rows: list[dict[str, Any]]
     time: datetime | None
-    texts: list[bytes] = field(default_factory=list)
+    texts: list[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -450,9 +450,8 @@ def _statement(projection: str, entity_name: str, where: str | None, order_by: s
     return statement
 
 
-def _answer_time(body: Any) -> datetime | None:
+def _answer_time(value: Any) -> datetime | None:
     """QBO's ``time`` of an answer (its own clock, with the company's offset), if it sent a readable one."""
-    value = body.get("time") if isinstance(body, dict) else None
     if not isinstance(value, str):
         return None
     try:
@@ -472,7 +471,7 @@ def parse_raw_page(content: bytes, entity_name: str) -> RawPage:
     the entity's name, has no objects; a ``QueryResponse`` that is not an object is refused."""
     body = _members(content)
     if body is None:
-        return RawPage([], None)
+        return RawPage([], None, [])
     answer = _members(body["QueryResponse"]) if "QueryResponse" in body else {}
     if answer is None:
         raise QBOServerError("QuickBooks sent a QueryResponse Oodaloo could not read", detail="not a JSON object")
@@ -484,7 +483,7 @@ def parse_raw_page(content: bytes, entity_name: str) -> RawPage:
         if isinstance(row, dict):
             rows.append(row)
             texts.append(text)
-    time = _answer_time({"time": loads_exact(bytes(body["time"]))}) if "time" in body else None
+    time = _answer_time(loads_exact(bytes(body["time"]))) if "time" in body else None
     return RawPage(rows, time, texts)
 
 

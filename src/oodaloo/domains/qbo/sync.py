@@ -274,7 +274,7 @@ class MirrorSync:
     async def _store_page(self, run: _Run, entity: str, page: RawPage, *, next_position: int, done: bool) -> None:
         """The page's objects and the type's progress in one transaction: stored means never fetched again."""
         async with self._write_lock, unit_of_work(self._sessionmaker) as session:
-            stored = await MirrorRepository.of(session, run.business_id, entity).store(page.rows, page.texts or None)
+            stored = await MirrorRepository.of(session, run.business_id, entity).store(page.rows, page.texts)
             progress = (await FullSyncProgressRepository(session, run.business_id).by_entity())[entity]
             progress.next_position, progress.done = next_position, done
             if progress.cursor is None:
@@ -312,7 +312,7 @@ class MirrorSync:
         where = f"{changed} AND {ALL_NAMES}" if entity in NAME_LISTS else changed
         async with contextlib.aclosing(self._listing(client, run, entity, where)) as pages:
             async for page, _position, _last in pages:
-                await self._store(run, entity, page.rows)
+                await self._store(run, entity, page.rows, page.texts)
         count_where = ALL_NAMES if entity in NAME_LISTS else None
         in_qbo = await run.call(client.count_raw(entity, where=count_where))
         async with unit_of_work(self._sessionmaker) as session:
@@ -346,7 +346,7 @@ class MirrorSync:
                 async for page, _position, _last in pages:
                     first_time = first_time or page.time
                     seen.update(str(raw["Id"]) for raw in page.rows if raw.get("Id") is not None)
-                    await self._store(run, entity, page.rows)
+                    await self._store(run, entity, page.rows, page.texts)
             async with unit_of_work(self._sessionmaker) as session:
                 missing = await MirrorRepository.of(session, run.business_id, entity).live_ids() - seen
             await self._delete_missing(client, run, entity, sorted(missing), first_time)
@@ -363,7 +363,7 @@ class MirrorSync:
             if entity in NAME_LISTS:
                 where += f" AND {ALL_NAMES}"
             page = await run.call(client.query_raw(entity, where=where, max_results=len(chunk)))
-            await self._store(run, entity, page.rows)
+            await self._store(run, entity, page.rows, page.texts)
             still_there = {str(raw.get("Id")) for raw in page.rows}
             gone = [qbo_id for qbo_id in chunk if qbo_id not in still_there]
             async with self._write_lock, unit_of_work(self._sessionmaker) as session:
@@ -383,9 +383,9 @@ class MirrorSync:
             if entity in SINGLETONS:
                 await self._store(run, entity, [await run.call(client.read_singleton_raw(_singleton(entity)))])
 
-    async def _store(self, run: _Run, entity: str, rows: list[Raw]) -> None:
+    async def _store(self, run: _Run, entity: str, rows: list[Raw], texts: list[bytes] | None = None) -> None:
         async with self._write_lock, unit_of_work(self._sessionmaker) as session:
-            run.stored(entity, await MirrorRepository.of(session, run.business_id, entity).store(rows))
+            run.stored(entity, await MirrorRepository.of(session, run.business_id, entity).store(rows, texts))
             await self._record(session, run)
 
     async def _advance(self, run: _Run, realm_id: str, cursor: datetime, *, singletons: bool) -> SyncReport:
